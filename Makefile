@@ -1,0 +1,55 @@
+# babelgate: `make run` starts the gateway, `make test` runs the whole suite.
+# Both create .venv and install what they need on a fresh machine.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+NODE_DIR := .cache/node
+CLAUDE_CODE_VERSION := 2.1.328
+# llama-cpp-python has no wheel: pip compiles it once and keeps the wheel in its cache.
+export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF
+
+.PHONY: run test lint typecheck bench install dev node-clients clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[dev,local-model]'
+	touch $(VENV)/.installed $@
+
+install: $(VENV)/.installed
+
+dev: $(VENV)/.installed-dev
+
+$(NODE_DIR)/.installed-$(CLAUDE_CODE_VERSION):
+	command -v npm >/dev/null || (apt-get update && apt-get install -y nodejs npm)
+	mkdir -p $(NODE_DIR)
+	npm install --prefix $(NODE_DIR) --no-audit --no-fund --loglevel=error @anthropic-ai/claude-code@$(CLAUDE_CODE_VERSION)
+	touch $@
+
+node-clients: $(NODE_DIR)/.installed-$(CLAUDE_CODE_VERSION)
+
+run: install
+	$(BIN)/babelgate serve
+
+lint: dev
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+typecheck: dev
+	$(BIN)/mypy
+
+test: dev node-clients lint typecheck
+	$(BIN)/pytest -q
+
+bench: dev node-clients
+	$(BIN)/python -m bench.run
+
+clean:
+	rm -rf $(VENV) .cache .pytest_cache .mypy_cache .ruff_cache

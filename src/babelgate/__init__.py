@@ -1,0 +1,3 @@
+"""babelgate: a local-first LLM API gateway."""
+
+__version__ = "0.1.0"

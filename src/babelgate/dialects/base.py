@@ -1,0 +1,55 @@
+"""What a dialect provides. Each module in this package exports one `DIALECT`.
+
+Inbound (a client speaks it): `parse_request`, `render_response`, `stream_renderer`,
+`render_error`. Outbound (an upstream speaks it): `encode_request`, `parse_response`,
+`stream_parser`, `error_message`. All of them are pure: no I/O, no globals.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from babelgate import ir
+from babelgate.errors import GatewayError
+
+
+@dataclass(slots=True)
+class EncodeOptions:
+    """Per-provider knobs an encoder needs besides the request itself."""
+
+    max_tokens_field: str = "max_tokens"
+    reasoning_effort: bool = False
+    echo_reasoning: bool = False
+
+
+class StreamRenderer(Protocol):
+    content_type: str
+
+    def render(self, event: ir.Event) -> bytes: ...
+
+
+class StreamParser(Protocol):
+    def feed(self, chunk: bytes) -> list[ir.Event]: ...
+
+    def close(self) -> list[ir.Event]: ...
+
+
+class Dialect(Protocol):
+    name: str
+
+    def parse_request(self, body: dict[str, Any], model: str | None = None, stream: bool | None = None) -> ir.Request: ...
+
+    def render_response(self, response: ir.Response) -> dict[str, Any]: ...
+
+    def stream_renderer(self, request: ir.Request) -> StreamRenderer: ...
+
+    def render_error(self, error: GatewayError) -> dict[str, Any]: ...
+
+    def encode_request(self, request: ir.Request, model: str, options: EncodeOptions) -> dict[str, Any]: ...
+
+    def parse_response(self, body: dict[str, Any]) -> ir.Response: ...
+
+    def stream_parser(self) -> StreamParser: ...
+
+    def error_message(self, body: Any) -> str: ...
