@@ -45,6 +45,7 @@ class ToolCallPart:
     id: str
     name: str
     arguments: dict[str, Any]
+    signature: str | None = None  # opaque, tied to this call (Gemini thoughtSignature)
 
 
 @dataclass(slots=True)
@@ -143,6 +144,7 @@ class BlockStart:
     kind: Literal["text", "thinking", "tool_call"]
     id: str = ""
     name: str = ""
+    signature: str | None = None  # a tool_call's opaque signature (Gemini thoughtSignature)
 
 
 @dataclass(slots=True)

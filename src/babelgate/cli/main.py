@@ -1,0 +1,148 @@
+"""`babelgate` command line: serve, models, config checks."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import os
+import sys
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from babelgate import config as config_module
+from babelgate.config import Config, ConfigError
+from babelgate.routing.models import ModelResolver
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="babelgate: any AI client, any model, one port.")
+console = Console(stderr=True)
+
+
+def load_config(path_option: str | None, *, announce: bool = True) -> Config:
+    path = config_module.find_path(path_option)
+    if path is not None:
+        try:
+            return config_module.load(path)
+        except ConfigError as error:
+            console.print(f"[red]error:[/red] {error}", markup=True, highlight=False)
+            raise typer.Exit(2) from None
+    from babelgate.providers.presets import discover
+
+    found = asyncio.run(discover())
+    if announce:
+        _announce_discovery(found)
+    return found
+
+
+def _announce_discovery(found: Config) -> None:
+    console.print("No config file found; using providers found in the environment and on local ports.")
+    if not found.providers:
+        console.print(
+            "  [yellow]none found[/yellow]: set OPENAI_API_KEY, ANTHROPIC_API_KEY, GEMINI_API_KEY, OPENROUTER_API_KEY, "
+            "DEEPSEEK_API_KEY, ... or start Ollama / llama.cpp / LM Studio / vLLM, or write ~/.config/babelgate/config.yaml "
+            "(see docs/configuration.md)."
+        )
+    for name, provider in found.providers.items():
+        models = ", ".join(provider.models) or "any model as " + name + "/<model>"
+        console.print(f"  {name}: {provider.type} at {provider.base_url} ({models})", highlight=False)
+    for alias, target in found.aliases.items():
+        console.print(f"  alias {alias} -> {target}", highlight=False)
+
+
+def _print_claude_code_lines(cfg: Config) -> None:
+    host = "127.0.0.1" if cfg.server.host in ("0.0.0.0", "::") else cfg.server.host
+    lines = [f"ANTHROPIC_BASE_URL=http://{host}:{cfg.server.port}"]
+    if cfg.server.api_keys:
+        lines.append("ANTHROPIC_AUTH_TOKEN=<one of server.api_keys>")
+    listing = ModelResolver(cfg).listing()
+    if not any(a.startswith("claude") for a in cfg.aliases) and listing:
+        lines.append(f"ANTHROPIC_MODEL={listing[0]}")
+    console.print("Point Claude Code at it with:\n  " + " ".join(lines) + " claude", highlight=False)
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def _run_worker(cfg: Config, reuse_port: bool, log_level: str) -> None:
+    from aiohttp import web
+
+    from babelgate.server.app import build_app
+
+    _configure_logging(log_level)
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
+    web.run_app(
+        build_app(cfg),
+        host=cfg.server.host,
+        port=cfg.server.port,
+        handler_cancellation=True,
+        access_log=None,
+        print=None,
+        reuse_port=reuse_port or None,
+    )
+
+
+@app.command()
+def serve(
+    config: str | None = typer.Option(None, "--config", "-c", help="Config file (else $BABELGATE_CONFIG, else ~/.config/babelgate/config.yaml)."),
+    host: str | None = typer.Option(None, help="Listen address (default 127.0.0.1)."),
+    port: int | None = typer.Option(None, help="Listen port (default 8318)."),
+    workers: int = typer.Option(1, min=1, help="Worker processes sharing the port (state shared through the store)."),
+    log_level: str = typer.Option("info", help="debug, info, warning or error."),
+) -> None:
+    """Start the gateway."""
+    cfg = load_config(config)
+    if host is not None:
+        cfg.server.host = host
+    if port is not None:
+        cfg.server.port = port
+    console.print(f"babelgate listening on http://{cfg.server.host}:{cfg.server.port} ({workers} worker{'s' * (workers > 1)})", highlight=False)
+    _print_claude_code_lines(cfg)
+    if workers == 1:
+        _run_worker(cfg, False, log_level)
+        return
+    context = multiprocessing.get_context("spawn")
+    processes = [context.Process(target=_run_worker, args=(cfg, True, log_level), daemon=True) for _ in range(workers)]
+    for process in processes:
+        process.start()
+    try:
+        for process in processes:
+            process.join()
+    except KeyboardInterrupt:
+        for process in processes:
+            process.terminate()
+
+
+@app.command()
+def models(config: str | None = typer.Option(None, "--config", "-c")) -> None:
+    """List the model names clients can ask for."""
+    cfg = load_config(config, announce=False)
+    for name in ModelResolver(cfg).available():
+        typer.echo(name)
+
+
+@app.command("check-config")
+def check_config(path: Path = typer.Argument(..., exists=False)) -> None:
+    """Validate a config file and print what it defines."""
+    try:
+        cfg = config_module.load(path)
+    except ConfigError as error:
+        console.print(f"[red]error:[/red] {error}", highlight=False)
+        raise typer.Exit(2) from None
+    typer.echo(f"ok: {len(cfg.providers)} providers, {len(cfg.aliases)} aliases")
+
+
+def main() -> None:
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    app(prog_name="babelgate")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

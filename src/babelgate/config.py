@@ -1,0 +1,157 @@
+"""The config file: pydantic schema, YAML loading, `${ENV}` interpolation.
+
+Every key is documented in docs/configuration.md. Validation errors name the key path,
+for example `providers.openai.type: Input should be 'openai', 'anthropic', ...`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+ProviderType = Literal["openai", "anthropic", "openai-responses", "gemini"]
+Strategy = Literal["round-robin", "fill-first", "sticky", "hybrid"]
+DEFAULT_PORT = 8318
+
+
+class ConfigError(Exception):
+    """The config cannot be used; the message names the file and the key path."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class KeySpec(_Strict):
+    key: str = Field(min_length=1)
+    name: str | None = None
+    weight: int = Field(default=1, ge=1)
+    priority: int = 0
+
+
+class ProviderConfig(_Strict):
+    type: ProviderType = "openai"
+    base_url: str
+    api_keys: list[str | KeySpec] = Field(default_factory=list)
+    models: list[str] = Field(default_factory=list)
+    max_tokens: int | dict[str, int] | None = None
+    max_tokens_field: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
+    reasoning_effort: bool = False
+    echo_reasoning: bool = False
+    headers: dict[str, str] = Field(default_factory=dict)
+    connect_timeout: float = Field(default=10.0, gt=0)
+    read_timeout: float = Field(default=600.0, gt=0)
+    strategy: Strategy | None = None
+
+    @field_validator("base_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+
+class ServerConfig(_Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(default=DEFAULT_PORT, ge=0, le=65535)
+    api_keys: list[str] = Field(default_factory=list)
+    admin_key: str | None = None
+    max_body_mb: float = Field(default=64.0, gt=0)
+
+
+class RoutingConfig(_Strict):
+    strategy: Strategy = "round-robin"
+    max_wait: float = Field(default=10.0, ge=0)
+
+
+class StoreConfig(_Strict):
+    path: str | None = None
+
+
+class Config(_Strict):
+    server: ServerConfig = Field(default_factory=ServerConfig)
+    providers: dict[str, ProviderConfig] = Field(default_factory=dict)
+    aliases: dict[str, str | list[str]] = Field(default_factory=dict)
+    routing: RoutingConfig = Field(default_factory=RoutingConfig)
+    store: StoreConfig = Field(default_factory=StoreConfig)
+
+    @field_validator("providers")
+    @classmethod
+    def _names(cls, value: dict[str, ProviderConfig]) -> dict[str, ProviderConfig]:
+        for name in value:
+            if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
+                raise ValueError(f"provider name {name!r} may use letters, digits, '_', '.', '-' (it becomes a model prefix)")
+        return value
+
+
+_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def interpolate(value: Any, path: str = "", env: dict[str, str] | None = None) -> Any:
+    """Replace `${VAR}` and `${VAR:-default}` in every string of the YAML tree."""
+    env = os.environ if env is None else env  # type: ignore[assignment]
+    assert env is not None
+    if isinstance(value, dict):
+        return {k: interpolate(v, f"{path}.{k}" if path else str(k), env) for k, v in value.items()}
+    if isinstance(value, list):
+        return [interpolate(v, f"{path}.{i}", env) for i, v in enumerate(value)]
+    if not isinstance(value, str):
+        return value
+
+    def substitute(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        if name in env and env[name] != "":
+            return env[name]
+        if default is not None:
+            return default
+        raise ConfigError(f"{path}: environment variable {name} is not set")
+
+    return _ENV.sub(substitute, value)
+
+
+def _describe(error: ValidationError) -> str:
+    lines = []
+    for item in error.errors():
+        path = ".".join(str(p) for p in item["loc"] if not str(p).startswith(("str", "KeySpec", "int", "dict", "list")))
+        lines.append(f"  {path or '(top level)'}: {item['msg']}")
+    return "\n".join(lines)
+
+
+def parse(data: Any, source: str = "config", env: dict[str, str] | None = None) -> Config:
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected a mapping at the top level")
+    try:
+        return Config.model_validate(interpolate(data, env=env))
+    except ValidationError as error:
+        raise ConfigError(f"{source} is not valid:\n{_describe(error)}") from None
+    except ConfigError as error:
+        raise ConfigError(f"{source}: {error}") from None
+
+
+def load(path: Path) -> Config:
+    try:
+        text = path.read_text()
+    except OSError as error:
+        raise ConfigError(f"cannot read {path}: {error.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path} is not valid YAML: {error}") from None
+    return parse(data, str(path))
+
+
+def find_path(explicit: str | None) -> Path | None:
+    """`--config`, then `BABELGATE_CONFIG`, then `~/.config/babelgate/config.yaml`."""
+    if explicit:
+        return Path(explicit).expanduser()
+    if os.environ.get("BABELGATE_CONFIG"):
+        return Path(os.environ["BABELGATE_CONFIG"]).expanduser()
+    default = Path.home() / ".config" / "babelgate" / "config.yaml"
+    return default if default.exists() else None

@@ -1,0 +1,188 @@
+"""The aiohttp application: routes, client authentication, errors in each caller's dialect."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from babelgate import __version__, tokens
+from babelgate.config import Config
+from babelgate.dialects import anthropic, openai_chat
+from babelgate.dialects.base import Dialect
+from babelgate.errors import BadRequest, GatewayError, Kind
+from babelgate.routing.dispatcher import Call
+from babelgate.server.errors import error_response, internal_error
+from babelgate.server.gateway import Gateway
+
+log = logging.getLogger("babelgate.server")
+GATEWAY = web.AppKey("gateway", Gateway)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _gemini() -> Dialect:
+    from babelgate.dialects import gemini
+
+    return gemini  # type: ignore[return-value]
+
+
+def _responses() -> Dialect:
+    from babelgate.dialects import openai_responses
+
+    return openai_responses  # type: ignore[return-value]
+
+
+def dialect_for_path(path: str) -> Dialect:
+    if path.startswith("/v1/chat/completions"):
+        return openai_chat  # type: ignore[return-value]
+    if path.startswith("/v1/responses"):
+        return _responses()
+    if path.startswith("/v1beta/") or (path.startswith("/v1/models/") and ":" in path):
+        return _gemini()
+    return anthropic  # type: ignore[return-value]
+
+
+def _client_key(request: web.Request) -> str | None:
+    auth = request.headers.get("Authorization", "")
+    if auth.lower().startswith("bearer "):
+        return auth[7:].strip()
+    return request.headers.get("x-api-key") or request.headers.get("x-goog-api-key") or request.query.get("key")
+
+
+def _authorized(request: web.Request, keys: list[str]) -> bool:
+    given = _client_key(request)
+    return given is not None and any(hmac.compare_digest(given.encode(), k.encode()) for k in keys)
+
+
+@web.middleware
+async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Authenticate, log one line, and turn every failure into a 4xx/5xx in the caller's dialect."""
+    started = time.perf_counter()
+    dialect = dialect_for_path(request.path)
+    keys = request.app[GATEWAY].config.server.api_keys
+    try:
+        if keys and request.path not in ("/health", "/") and not _authorized(request, keys):
+            raise GatewayError(401, Kind.AUTHENTICATION, "missing or invalid API key for this gateway (server.api_keys)")
+        response = await handler(request)
+    except GatewayError as error:
+        response = error_response(dialect, error)
+    except web.HTTPRequestEntityTooLarge as error:
+        response = error_response(dialect, GatewayError(413, Kind.TOO_LARGE, f"request body is too large: {error.text}"))
+    except web.HTTPException as error:
+        response = error_response(dialect, GatewayError(error.status, Kind.INVALID_REQUEST if error.status < 500 else Kind.UPSTREAM, error.reason))
+    except Exception as exc:  # a bug of ours: never a traceback to the client
+        response = internal_error(dialect, request, exc)
+    log.info("%s %s %s %.1fms", request.method, request.path, response.status, (time.perf_counter() - started) * 1000)
+    return response
+
+
+async def _json_body(request: web.Request) -> dict[str, Any]:
+    raw = await request.read()
+    if not raw:
+        raise BadRequest("", "request body is empty; expected a JSON object")
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as error:
+        raise BadRequest("", f"request body is not valid JSON: {error}") from None
+    if not isinstance(body, dict):
+        raise BadRequest("", "request body must be a JSON object")
+    return body
+
+
+async def _serve(request: web.Request, dialect: Dialect, model: str | None = None, stream: bool | None = None) -> web.StreamResponse:
+    gateway = request.app[GATEWAY]
+    body = await _json_body(request)
+    call = Call(dialect, dialect.parse_request(body, model, stream), {k.lower(): v for k, v in request.headers.items()})
+    return await gateway.dispatcher.handle(request, call)
+
+
+async def messages(request: web.Request) -> web.StreamResponse:
+    return await _serve(request, anthropic)  # type: ignore[arg-type]
+
+
+async def count_tokens(request: web.Request) -> web.StreamResponse:
+    parsed = anthropic.parse_request(await _json_body(request))
+    request.app[GATEWAY].dispatcher.resolver.resolve(parsed.model)
+    return web.json_response({"input_tokens": tokens.estimate(parsed)}, dumps=_dumps)
+
+
+async def chat_completions(request: web.Request) -> web.StreamResponse:
+    return await _serve(request, openai_chat)  # type: ignore[arg-type]
+
+
+async def responses(request: web.Request) -> web.StreamResponse:
+    return await _serve(request, _responses())
+
+
+async def gemini_action(request: web.Request) -> web.StreamResponse:
+    model, _, action = request.match_info["target"].rpartition(":")
+    model = model.removeprefix("models/")
+    if action == "countTokens":
+        parsed = _gemini().parse_request(await _json_body(request), model, False)
+        return web.json_response({"totalTokens": tokens.estimate(parsed)}, dumps=_dumps)
+    if action not in ("generateContent", "streamGenerateContent"):
+        raise GatewayError(404, Kind.NOT_FOUND, f"unknown method {action!r}; expected generateContent, streamGenerateContent or countTokens")
+    return await _serve(request, _gemini(), model, action == "streamGenerateContent")
+
+
+def _dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+async def list_models(request: web.Request) -> web.StreamResponse:
+    names = request.app[GATEWAY].dispatcher.resolver.listing()
+    if "anthropic-version" in request.headers or "authorization" not in request.headers:
+        data = [{"type": "model", "id": n, "display_name": n, "created_at": "2025-01-01T00:00:00Z"} for n in names]
+        body = {"data": data, "has_more": False, "first_id": names[0] if names else None, "last_id": names[-1] if names else None}
+        return web.json_response(body, dumps=_dumps)
+    owned = [{"id": n, "object": "model", "created": 0, "owned_by": n.split("/")[0] if "/" in n else "babelgate"} for n in names]
+    return web.json_response({"object": "list", "data": owned}, dumps=_dumps)
+
+
+async def list_gemini_models(request: web.Request) -> web.StreamResponse:
+    names = request.app[GATEWAY].dispatcher.resolver.listing()
+    methods = ["generateContent", "streamGenerateContent", "countTokens"]
+    models = [{"name": f"models/{n}", "displayName": n, "supportedGenerationMethods": methods} for n in names]
+    return web.json_response({"models": models}, dumps=_dumps)
+
+
+async def health(request: web.Request) -> web.StreamResponse:
+    gateway = request.app[GATEWAY]
+    providers = [p.describe() for p in gateway.providers.values()]
+    return web.json_response({"status": "ok", "version": __version__, "providers": providers}, dumps=_dumps)
+
+
+async def root(request: web.Request) -> web.StreamResponse:
+    return web.json_response({"name": "babelgate", "version": __version__}, dumps=_dumps)
+
+
+async def not_found(request: web.Request) -> web.StreamResponse:
+    log.warning("no route for %s %s", request.method, request.path)
+    raise GatewayError(404, Kind.NOT_FOUND, f"no route for {request.method} {request.path}")
+
+
+def build_app(config: Config, gateway: Gateway | None = None) -> web.Application:
+    app = web.Application(middlewares=[guard], client_max_size=int(config.server.max_body_mb * 1024 * 1024))
+    app[GATEWAY] = gateway or Gateway(config)
+    app.on_startup.append(lambda a: a[GATEWAY].start())
+    app.on_cleanup.append(lambda a: a[GATEWAY].stop())
+    router = app.router
+    router.add_post("/v1/messages", messages)
+    router.add_post("/v1/messages/count_tokens", count_tokens)
+    router.add_post("/v1/chat/completions", chat_completions)
+    router.add_post("/v1/responses", responses)
+    router.add_post("/v1beta/models/{target:.+}", gemini_action)
+    router.add_post("/v1/models/{target:.+}", gemini_action)
+    router.add_get("/v1beta/models", list_gemini_models)
+    router.add_get("/v1/models", list_models)
+    router.add_get("/health", health)
+    router.add_get("/", root)
+    for admin_route in app[GATEWAY].admin_routes():
+        router.add_route(*admin_route)
+    router.add_route("*", "/{tail:.*}", not_found)
+    return app

@@ -1,0 +1,30 @@
+"""Answering errors in the caller's own dialect, whatever went wrong."""
+
+from __future__ import annotations
+
+import logging
+
+import orjson
+from aiohttp import web
+
+from babelgate.dialects.base import Dialect
+from babelgate.errors import GatewayError, Kind
+
+log = logging.getLogger("babelgate.server")
+
+
+def error_response(dialect: Dialect, error: GatewayError) -> web.Response:
+    headers = dict(error.headers)
+    return web.Response(
+        status=error.status,
+        body=orjson.dumps(dialect.render_error(error)),
+        content_type="application/json",
+        headers=headers,
+    )
+
+
+def internal_error(dialect: Dialect, request: web.Request, exc: BaseException) -> web.Response:
+    """A bug of ours: logged with its traceback, answered without one."""
+    log.exception("unexpected error on %s %s", request.method, request.path, exc_info=exc)
+    error = GatewayError(500, Kind.UPSTREAM, f"babelgate hit an internal error ({type(exc).__name__}); see the gateway log")
+    return error_response(dialect, error)

@@ -1,0 +1,72 @@
+"""Shared fixtures: real loopback upstreams and a real gateway server on a free port."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from babelgate.config import Config, parse
+from babelgate.server.app import build_app
+from babelgate.server.gateway import Gateway
+from babelgate.store.memory import MemoryStore
+from tests.fakes.upstream import FakeUpstream
+
+
+@dataclass
+class RunningGateway:
+    url: str
+    gateway: Gateway
+    runner: web.AppRunner
+
+    async def stop(self) -> None:
+        await self.runner.cleanup()
+
+
+async def start_gateway(config: Config, store: Any = None) -> RunningGateway:
+    gateway = Gateway(config, store=store or MemoryStore())
+    app = build_app(config, gateway)
+    runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
+    await runner.setup()
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    await web.SockSite(runner, sock).start()
+    return RunningGateway(f"http://127.0.0.1:{port}", gateway, runner)
+
+
+@pytest.fixture
+async def upstream() -> AsyncIterator[FakeUpstream]:
+    fake = await FakeUpstream().start()
+    yield fake
+    await fake.stop()
+
+
+GatewayFactory = Callable[..., Awaitable[RunningGateway]]
+
+
+@pytest.fixture
+async def gateway_factory() -> AsyncIterator[GatewayFactory]:
+    started: list[RunningGateway] = []
+
+    async def make(data: dict[str, Any], store: Any = None) -> RunningGateway:
+        running = await start_gateway(parse(data), store)
+        started.append(running)
+        return running
+
+    yield make
+    for running in started:
+        await running.stop()
+
+
+def openai_config(upstream: FakeUpstream, **extra: Any) -> dict[str, Any]:
+    """One OpenAI-compatible provider `up` behind the fake, with Claude names aliased to it."""
+    provider = {"type": "openai", "base_url": f"{upstream.url}/v1", "api_keys": ["sk-test-secret-key-1"], "models": ["gpt-5", "gpt-5-mini"]}
+    provider.update(extra.pop("provider", {}))
+    data: dict[str, Any] = {"providers": {"up": provider}, "aliases": {"claude-*": "up/gpt-5", "opus": "up/gpt-5"}}
+    data.update(extra)
+    return data

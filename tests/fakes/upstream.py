@@ -1,0 +1,102 @@
+"""A real loopback HTTP server standing in for a provider, with scripted replies and faults.
+
+Tests queue `Reply` objects (JSON bodies, SSE streams split into arbitrary chunks,
+error statuses with headers, dropped connections) and read back every request received.
+The bodies follow each provider's documented wire format; the builders in
+tests/fakes/openai_wire.py and friends produce them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+
+@dataclass
+class Reply:
+    status: int = 200
+    json: Any = None
+    chunks: list[bytes] | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    drop_after: int | None = None  # close the connection after this many chunks
+    gate: asyncio.Event | None = None  # wait for it before the first chunk
+
+
+@dataclass
+class Received:
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    body: Any
+
+
+Script = Callable[[Received], Reply]
+
+
+class FakeUpstream:
+    def __init__(self) -> None:
+        self.received: list[Received] = []
+        self.queue: list[Reply] = []
+        self.script: Script | None = None
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def push(self, *replies: Reply) -> None:
+        self.queue.extend(replies)
+
+    async def start(self) -> FakeUpstream:
+        app = web.Application(client_max_size=256 * 1024 * 1024)
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
+        await self._runner.setup()
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.port = sock.getsockname()[1]
+        site = web.SockSite(self._runner, sock)
+        await site.start()
+        return self
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        raw = await request.read()
+        try:
+            body: Any = orjson.loads(raw) if raw else None
+        except orjson.JSONDecodeError:
+            body = raw.decode("utf-8", "replace")
+        record = Received(request.method, request.path, dict(request.query), {k.lower(): v for k, v in request.headers.items()}, body)
+        self.received.append(record)
+        if self.script is not None:
+            reply = self.script(record)
+        elif self.queue:
+            reply = self.queue.pop(0)
+        else:
+            reply = Reply(500, {"error": {"message": "fake upstream: no scripted reply left", "type": "server_error"}})
+        if reply.chunks is None:
+            return web.Response(status=reply.status, body=orjson.dumps(reply.json), content_type="application/json", headers=reply.headers)
+        response = web.StreamResponse(status=reply.status, headers={"Content-Type": "text/event-stream", **reply.headers})
+        await response.prepare(request)
+        if reply.gate is not None:
+            await reply.gate.wait()
+        for sent, chunk in enumerate(reply.chunks):
+            if reply.drop_after is not None and sent >= reply.drop_after:
+                assert request.transport is not None
+                request.transport.close()
+                return response
+            await response.write(chunk)
+        await response.write_eof()
+        return response
