@@ -22,9 +22,12 @@ class RunningGateway:
     url: str
     gateway: Gateway
     runner: web.AppRunner
+    stopped: bool = False
 
     async def stop(self) -> None:
-        await self.runner.cleanup()
+        if not self.stopped:
+            self.stopped = True
+            await self.runner.cleanup()
 
 
 async def start_gateway(config: Config, store: Any = None) -> RunningGateway:

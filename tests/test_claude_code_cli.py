@@ -43,3 +43,16 @@ async def test_claude_code_tool_loop_through_openai_upstream(upstream: FakeUpstr
     assert tool_messages and tool_messages[0]["tool_call_id"] == "call_cc1"
     calls = [m for m in second["messages"] if m.get("tool_calls")]
     assert calls[-1]["tool_calls"][0]["id"] == "call_cc1" and calls[-1]["tool_calls"][0]["function"]["name"] == "Bash"
+
+
+async def test_claude_code_tells_the_user_which_model_cools_and_for_how_long(
+    upstream: FakeUpstream, gateway_factory: GatewayFactory, tmp_path: Path
+) -> None:
+    upstream.script = lambda record: wire.error(429, "You exceeded your current quota", "insufficient_quota", "insufficient_quota", {"Retry-After": "900"})
+    gw = await gateway_factory(openai_config(upstream, routing={"max_wait": 0}))
+    result = await asyncio.to_thread(run_claude, gw.url, "hello", model="claude-opus-5-5", cwd=tmp_path, timeout=120)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "claude-opus-5-5" in output and "cooling down" in output
+    assert "retry in 900s" in output or "retry in 899s" in output
+    assert len(upstream.received) == 1  # no retry storm: the first 429 put the key on cooldown

@@ -22,7 +22,7 @@ import aiohttp
 import orjson
 from aiohttp import web
 
-from babelgate import ir
+from babelgate import ir, tokens
 from babelgate.config import Config
 from babelgate.dialects.base import Dialect
 from babelgate.errors import GatewayError, Kind, UpstreamError
@@ -36,6 +36,9 @@ from babelgate.routing.pool import Pool
 log = logging.getLogger("babelgate.dispatch")
 WAITS_PER_REQUEST = 2
 COOLING_REASONS = {Reason.QUOTA, Reason.RATE_LIMIT}
+# Past this many seconds to the reset, tell clients not to retry on their own (Claude Code
+# would otherwise back off for minutes in silence); the message says when to come back.
+CLIENT_RETRY_LIMIT = 60
 
 
 @dataclass(slots=True)
@@ -76,7 +79,7 @@ class Dispatcher:
         self.book = book
         self.pool = pool
         self.ledger = ledger
-        self.last_status: dict[str, int] = {}
+        self.last_error: dict[str, tuple[int, str, float]] = {}
 
     async def handle(self, http: web.Request, call: Call) -> web.StreamResponse:
         targets, variant = self.resolver.resolve(call.request.model)
@@ -108,7 +111,7 @@ class Dispatcher:
         except UpstreamError as error:
             failure = classify(error.upstream_status, error.upstream_headers, error.body, error.message)
             self.book.record_failure(credential.id, target.model, failure)
-            self.last_status[credential.id] = error.upstream_status
+            self.last_error[credential.id] = (error.upstream_status, error.message, time.time())
             self.pool.used(credential, call.session, ok=False)
             call.failures.append((target, credential, error))
             log.warning(
@@ -138,20 +141,22 @@ class Dispatcher:
             raise UpstreamError(provider.name, 0, f"provider {provider.name!r} is unreachable at {provider.config.base_url}: {_reason(error)}") from None
         try:
             if upstream.status >= 400:
-                raise await self._upstream_error(provider, upstream)
+                raise await self._upstream_error(provider, credential, upstream)
             if not request.stream:
                 return await self._complete(call, target, credential, provider, upstream)
             return await self._stream(http, call, target, credential, provider, upstream)
         finally:
             upstream.close()
 
-    async def _upstream_error(self, provider: Provider, upstream: aiohttp.ClientResponse) -> UpstreamError:
+    async def _upstream_error(self, provider: Provider, credential: Credential, upstream: aiohttp.ClientResponse) -> UpstreamError:
         raw = await upstream.read()
         try:
             body: Any = orjson.loads(raw)
         except orjson.JSONDecodeError:
             body = raw.decode("utf-8", "replace")[:1000]
         message = provider.dialect.error_message(body)
+        if credential.key:  # some upstreams echo the key they were given
+            message = message.replace(credential.key, credential.redacted)
         return UpstreamError(
             provider.name, upstream.status, f"{provider.name} returned HTTP {upstream.status}: {message}", headers=dict(upstream.headers), body=body
         )
@@ -194,10 +199,18 @@ class Dispatcher:
         await out.prepare(http)
         usage: ir.Usage | None = None
 
+        produced = 0
+
         async def send(events: list[ir.Event]) -> None:
-            nonlocal usage
+            nonlocal usage, produced
             for event in events:
-                if isinstance(event, ir.Finish):
+                if isinstance(event, (ir.TextDelta, ir.ToolArgsDelta)):
+                    produced += len(event.text if isinstance(event, ir.TextDelta) else event.partial_json)
+                elif isinstance(event, ir.ThinkingDelta):
+                    produced += len(event.text)
+                elif isinstance(event, ir.Finish):
+                    if event.usage.input_tokens == event.usage.output_tokens == 0:
+                        event.usage = estimated_usage(call.request, produced)
                     usage = event.usage
             data = b"".join([renderer.render(e) for e in events])
             if data:
@@ -248,7 +261,7 @@ class Dispatcher:
                 Kind.RATE_LIMIT,
                 f"All credentials for model {call.request.model!r} are cooling down ({providers}: {reasons}); retry in {seconds}s.",
                 code="model_cooldown",
-                headers={"Retry-After": str(seconds)},
+                headers={"Retry-After": str(seconds), **({"x-should-retry": "false"} if seconds > CLIENT_RETRY_LIMIT else {})},
                 details={"model": call.request.model, "providers": names, "reset_seconds": seconds},
             )
         last = call.failures[-1][2] if call.failures else None
@@ -260,7 +273,7 @@ class Dispatcher:
         counts: dict[str, int] = {}
         for block in blocks:
             counts[block.reason.value] = counts.get(block.reason.value, 0) + 1
-        statuses = [self.last_status[b.credential] for b in blocks if b.credential in self.last_status]
+        statuses = [self.last_error[b.credential][0] for b in blocks if b.credential in self.last_error]
         finite = [b.until for b in blocks if b.until != math.inf]
         if finite:
             headers = {"Retry-After": str(max(1, math.ceil(min(finite) - now)))}
@@ -277,6 +290,11 @@ class Dispatcher:
             headers=headers,
             details={"model": call.request.model, "providers": names, "counts": counts, "recent_statuses": statuses},
         )
+
+
+def estimated_usage(request: ir.Request, output_chars: int) -> ir.Usage:
+    """For upstreams that report no usage in streams (llama.cpp): an estimate beats zeros."""
+    return ir.Usage(input_tokens=tokens.estimate(request), output_tokens=-(-output_chars // tokens.CHARS_PER_TOKEN))
 
 
 def _reason(error: BaseException) -> str:

@@ -22,6 +22,7 @@ from babelgate.server.gateway import Gateway
 
 log = logging.getLogger("babelgate.server")
 GATEWAY = web.AppKey("gateway", Gateway)
+ADMIN_PATHS = ("/account-limits",)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -64,10 +65,11 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Authenticate, log one line, and turn every failure into a 4xx/5xx in the caller's dialect."""
     started = time.perf_counter()
     dialect = dialect_for_path(request.path)
-    keys = request.app[GATEWAY].config.server.api_keys
+    server = request.app[GATEWAY].config.server
+    keys = [server.admin_key] if server.admin_key and request.path.startswith(ADMIN_PATHS) else server.api_keys
     try:
         if keys and request.path not in ("/health", "/") and not _authorized(request, keys):
-            raise GatewayError(401, Kind.AUTHENTICATION, "missing or invalid API key for this gateway (server.api_keys)")
+            raise GatewayError(401, Kind.AUTHENTICATION, "missing or invalid API key for this gateway (server.api_keys / server.admin_key)")
         response = await handler(request)
     except GatewayError as error:
         response = error_response(dialect, error)

@@ -69,4 +69,6 @@ class Gateway:
                 log.exception("could not write state to the store")
 
     def admin_routes(self) -> list[tuple[str, str, Any]]:
-        return []
+        from babelgate.server.admin import account_limits_handler
+
+        return [("GET", "/account-limits", account_limits_handler)]

@@ -1,0 +1,86 @@
+"""`GET /account-limits`: every credential's health, cooldowns and usage today.
+
+JSON by default; `?format=table` gives an aligned text table. Keys are shown redacted.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+if TYPE_CHECKING:
+    from babelgate.server.gateway import Gateway
+
+from babelgate.routing.cooldown import ALL_MODELS
+
+
+def account_limits(gateway: Gateway) -> list[dict[str, Any]]:
+    now = time.time()
+    entries = gateway.book.snapshot()
+    providers = []
+    for provider in gateway.providers.values():
+        credentials = []
+        for credential in provider.credentials:
+            cooldowns = [
+                {
+                    "model": "(all models)" if e.model == ALL_MODELS else e.model,
+                    "reason": e.reason.value,
+                    "remaining_seconds": None if e.until == math.inf else max(0, math.ceil(e.until - now)),
+                }
+                for e in entries
+                if e.credential == credential.id and e.active(now)
+            ]
+            blocked_all = next((c for c in cooldowns if c["model"] == "(all models)"), None)
+            status = blocked_all["reason"] if blocked_all else ("cooling" if cooldowns else "ok")
+            usage = gateway.ledger.for_credential(credential.id)
+            last = gateway.dispatcher.last_error.get(credential.id)
+            credentials.append(
+                {
+                    "id": credential.id,
+                    "key": credential.redacted if credential.key else "(none)",
+                    "status": status,
+                    "cooldowns": cooldowns,
+                    "last_error": {"status": last[0], "message": last[1], "seconds_ago": round(now - last[2])} if last else None,
+                    "today": {"requests": usage.requests, "input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens},
+                }
+            )
+        providers.append({"provider": provider.name, "type": provider.config.type, "credentials": credentials})
+    return providers
+
+
+def table(providers: list[dict[str, Any]]) -> str:
+    header = ("PROVIDER", "CREDENTIAL", "KEY", "STATUS", "COOLDOWNS", "REQUESTS", "TOKENS IN", "TOKENS OUT", "LAST ERROR")
+    rows = [header]
+    for provider in providers:
+        for cred in provider["credentials"]:
+            cooldowns = ", ".join(
+                f"{c['model']}:{c['reason']}" + ("" if c["remaining_seconds"] is None else f" {c['remaining_seconds']}s") for c in cred["cooldowns"]
+            )
+            last = cred["last_error"]
+            rows.append(
+                (
+                    provider["provider"],
+                    cred["id"],
+                    cred["key"],
+                    cred["status"],
+                    cooldowns or "-",
+                    str(cred["today"]["requests"]),
+                    str(cred["today"]["input_tokens"]),
+                    str(cred["today"]["output_tokens"]),
+                    f"{last['status']} {last['message'][:60]}" if last else "-",
+                )
+            )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    return "\n".join("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows) + "\n"
+
+
+async def account_limits_handler(request: web.Request) -> web.StreamResponse:
+    from babelgate.server.app import GATEWAY
+
+    providers = account_limits(request.app[GATEWAY])
+    if request.query.get("format") == "table":
+        return web.Response(text=table(providers), content_type="text/plain")
+    return web.json_response({"providers": providers})
