@@ -1,0 +1,206 @@
+"""Which credentials are cooling down, for which models, until when.
+
+A `CooldownBook` is pure bookkeeping with an injected clock and random source: the dispatcher
+tells it about failures and successes and asks it, on every request, whether a credential may
+serve a model. Entries are keyed by (credential, model); the model `ALL_MODELS` marks an entry
+that keeps the credential out for every model.
+
+Policy (`Policy` holds the numbers):
+
+| reason           | scope                           | how long                                               |
+|------------------|---------------------------------|--------------------------------------------------------|
+| QUOTA            | model, or all if account-wide   | upstream reset, else 60 s, 5 min, 30 min, 2 h (capped) |
+| RATE_LIMIT       | model, or all if account-wide   | upstream reset, else 5 s doubling up to 60 s           |
+| CAPACITY         | model                           | upstream reset, else 2-10 s at random                  |
+| AUTH, PERMISSION | all models                      | until `clear_credential` (until = inf)                 |
+| MODEL_NOT_FOUND  | model                           | 1 h                                                    |
+| SERVER, NETWORK  | model; all after 3 in a row     | 2 s; 30 s for the whole credential                     |
+| BAD_REQUEST      | none                            | not the credential's fault                             |
+
+An upstream reset is honoured with a floor of 1 s (a "retry after 0" must not loop). A new
+failure never shortens an active entry. Consecutive failures of one reason count up while each
+follows the previous entry's end by less than `Policy.streak_window` (failures of requests that were
+already in flight while an entry was active do not count); a success clears the counts.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from babelgate.routing.classify import Failure, Reason
+
+ALL_MODELS = "*"
+_CREDENTIAL_REASONS = frozenset({Reason.AUTH, Reason.PERMISSION})
+_TRANSIENT_REASONS = frozenset({Reason.SERVER, Reason.NETWORK})
+_UPSTREAM_TIMED = frozenset({Reason.QUOTA, Reason.RATE_LIMIT, Reason.CAPACITY})
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One cooldown: `credential` may not serve `model` (or any model, for ALL_MODELS) before `until`."""
+
+    credential: str
+    model: str
+    reason: Reason
+    until: float  # epoch seconds; math.inf = until the credential is cleared
+    strikes: int = 1  # consecutive failures of this reason that led here
+    last_status: int | None = None  # the upstream HTTP status of the last failure (0 = unreachable)
+
+    @property
+    def status(self) -> str:
+        """What to show: "quota", "rate_limit", "auth_invalid", "permission_denied", ..."""
+        return self.reason.value
+
+    def active(self, now: float) -> bool:
+        return now < self.until
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    quota_backoff: tuple[float, ...] = (60.0, 300.0, 1800.0, 7200.0)
+    rate_limit_first: float = 5.0
+    rate_limit_max: float = 60.0
+    capacity_range: tuple[float, float] = (2.0, 10.0)
+    model_not_found: float = 3600.0
+    transient: float = 2.0
+    transient_streak: int = 3  # this many SERVER/NETWORK failures in a row cool the whole credential
+    transient_credential: float = 30.0
+    min_reset: float = 1.0
+    streak_window: float = 3600.0
+
+
+class CooldownBook:
+    def __init__(self, clock: Callable[[], float] = time.time, rng: random.Random | None = None, policy: Policy | None = None) -> None:
+        self._clock = clock
+        self._rng = rng or random.Random()
+        self._policy = policy or Policy()
+        self._entries: dict[tuple[str, str], Entry] = {}
+        self._transient: dict[str, int] = {}  # consecutive SERVER/NETWORK failures per credential
+        self._failures: Counter[Reason] = Counter()
+
+    # Recording outcomes.
+
+    def record_failure(self, credential: str, model: str, failure: Failure) -> Entry | None:
+        """Record a failure; returns the entry now in force at its scope (None for BAD_REQUEST)."""
+        reason = failure.reason
+        self._failures[reason] += 1
+        if reason is Reason.BAD_REQUEST:
+            return None
+        now = self._clock()
+        scope, seconds = self._scope_and_seconds(credential, model, failure)
+        previous = self._entries.get((credential, scope))
+        strikes = self._strikes(previous, reason, now)
+        if seconds is None:
+            seconds = self._backoff(reason, strikes)
+        entry = Entry(credential, scope, reason, now + seconds, strikes, failure.status)
+        if previous is not None and previous.active(now) and previous.until >= entry.until:
+            return previous
+        self._entries[(credential, scope)] = entry
+        return entry
+
+    def record_success(self, credential: str, model: str) -> tuple[Entry, ...]:
+        """Clear the failure streaks of (credential, model); returns the expired entries it dropped."""
+        if self._transient:
+            self._transient.pop(credential, None)
+        if not self._entries:
+            return ()
+        keys = [key for key in ((credential, model), (credential, ALL_MODELS)) if key in self._entries]
+        if not keys:
+            return ()
+        now = self._clock()
+        return tuple(self._entries.pop(key) for key in keys if not self._entries[key].active(now))
+
+    def clear_credential(self, credential: str) -> None:
+        """Forget everything about a credential (after it was verified or replaced)."""
+        self._transient.pop(credential, None)
+        for key in [key for key in self._entries if key[0] == credential]:
+            del self._entries[key]
+
+    # Questions asked on every request.
+
+    def blocked(self, credential: str, model: str) -> Entry | None:
+        """The entry keeping `credential` from serving `model` now, or None. A dict lookup when nothing cools."""
+        if not self._entries:
+            return None
+        own = self._entries.get((credential, model))
+        wide = self._entries.get((credential, ALL_MODELS))
+        if own is None and wide is None:
+            return None
+        now = self._clock()
+        active = [entry for entry in (own, wide) if entry is not None and entry.active(now)]
+        return max(active, key=lambda entry: entry.until) if active else None
+
+    def earliest_available(self, credentials: Iterable[str], model: str) -> float | None:
+        """When the first of `credentials` can serve `model`: now if one can, None if none ever will."""
+        now = self._clock()
+        earliest = math.inf
+        for credential in credentials:
+            block = self.blocked(credential, model)
+            earliest = min(earliest, block.until if block is not None else now)
+            if earliest <= now:
+                return now
+        return earliest if math.isfinite(earliest) else None
+
+    # Persistence and reporting.
+
+    def snapshot(self) -> list[Entry]:
+        """Every entry still worth keeping: active ones, and expired ones that still carry a streak."""
+        now = self._clock()
+        horizon = now - self._policy.streak_window
+        return [entry for entry in self._entries.values() if entry.until > horizon]
+
+    def restore(self, entries: Iterable[Entry]) -> None:
+        """Load saved entries; for a key already present the later `until` wins."""
+        for entry in entries:
+            key = (entry.credential, entry.model)
+            current = self._entries.get(key)
+            if current is None or entry.until > current.until:
+                self._entries[key] = entry
+
+    def active_counts(self) -> dict[Reason, int]:
+        """How many entries are in force now, per reason."""
+        now = self._clock()
+        return dict(Counter(entry.reason for entry in self._entries.values() if entry.active(now)))
+
+    def failure_counts(self) -> dict[Reason, int]:
+        """How many failures were recorded since start, per reason."""
+        return dict(self._failures)
+
+    # Policy.
+
+    def _scope_and_seconds(self, credential: str, model: str, failure: Failure) -> tuple[str, float | None]:
+        """Which key the failure cools, and for how long when that does not depend on the streak."""
+        reason, policy = failure.reason, self._policy
+        if reason in _CREDENTIAL_REASONS:
+            return ALL_MODELS, math.inf
+        if reason is Reason.MODEL_NOT_FOUND:
+            return model, policy.model_not_found
+        if reason in _TRANSIENT_REASONS:
+            count = self._transient[credential] = self._transient.get(credential, 0) + 1
+            if count >= policy.transient_streak:
+                return ALL_MODELS, policy.transient_credential
+            return model, policy.transient
+        scope = ALL_MODELS if failure.account_wide else model
+        if failure.reset_after is not None and reason in _UPSTREAM_TIMED:
+            return scope, max(failure.reset_after, policy.min_reset)
+        if reason is Reason.CAPACITY:
+            return scope, self._rng.uniform(*policy.capacity_range)
+        return scope, None
+
+    def _strikes(self, previous: Entry | None, reason: Reason, now: float) -> int:
+        if previous is None or previous.reason is not reason:
+            return 1
+        if previous.active(now):  # a request that was in flight when the cooldown began: not a new strike
+            return previous.strikes
+        return previous.strikes + 1 if now - previous.until < self._policy.streak_window else 1
+
+    def _backoff(self, reason: Reason, strikes: int) -> float:
+        policy = self._policy
+        if reason is Reason.QUOTA:
+            return policy.quota_backoff[min(strikes, len(policy.quota_backoff)) - 1]
+        return min(policy.rate_limit_first * 2.0 ** (strikes - 1), policy.rate_limit_max)

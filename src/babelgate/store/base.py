@@ -1,0 +1,53 @@
+"""What the gateway keeps across restarts, and the one interface every store implements.
+
+Three kinds of state: cooldown entries (so a restart does not hammer an exhausted key), session
+bindings (a conversation stays on one credential to keep prompt caches warm) and usage counters
+per credential, model and UTC day. Days are "YYYY-MM-DD" strings; times are epoch seconds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from babelgate.routing.cooldown import Entry
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    credential: str
+    model: str
+    day: str
+    requests: int
+    input_tokens: int
+    output_tokens: int
+
+
+class Store(Protocol):
+    async def load_cooldowns(self) -> list[Entry]: ...
+
+    async def save_cooldown(self, entry: Entry) -> None:
+        """Insert or replace the entry for (entry.credential, entry.model)."""
+        ...
+
+    async def delete_cooldowns(self, credential: str, model: str | None = None) -> None:
+        """Delete one (credential, model) entry, or every entry of the credential when model is None."""
+        ...
+
+    async def get_binding(self, session_key: str) -> str | None:
+        """The credential bound to a session, None when unbound or expired."""
+        ...
+
+    async def set_binding(self, session_key: str, credential: str, ttl: float) -> None:
+        """Bind a session to a credential for `ttl` seconds from now."""
+        ...
+
+    async def add_usage(self, credential: str, model: str, day: str, requests: int, input_tokens: int, output_tokens: int) -> None:
+        """Add increments to the day's counters (creating them at zero)."""
+        ...
+
+    async def usage_for_day(self, day: str) -> list[Usage]:
+        """The day's counters, sorted by credential then model."""
+        ...
+
+    async def close(self) -> None: ...

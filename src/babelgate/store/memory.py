@@ -1,0 +1,51 @@
+"""A store that lives as long as the process: for tests and for `store: memory`."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from babelgate.routing.cooldown import Entry
+from babelgate.store.base import Usage
+
+
+class MemoryStore:
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock
+        self._cooldowns: dict[tuple[str, str], Entry] = {}
+        self._bindings: dict[str, tuple[str, float]] = {}
+        self._usage: dict[tuple[str, str, str], tuple[int, int, int]] = {}
+
+    async def load_cooldowns(self) -> list[Entry]:
+        return list(self._cooldowns.values())
+
+    async def save_cooldown(self, entry: Entry) -> None:
+        self._cooldowns[(entry.credential, entry.model)] = entry
+
+    async def delete_cooldowns(self, credential: str, model: str | None = None) -> None:
+        for key in [key for key in self._cooldowns if key[0] == credential and model in (None, key[1])]:
+            del self._cooldowns[key]
+
+    async def get_binding(self, session_key: str) -> str | None:
+        binding = self._bindings.get(session_key)
+        if binding is None:
+            return None
+        if binding[1] <= self._clock():
+            del self._bindings[session_key]
+            return None
+        return binding[0]
+
+    async def set_binding(self, session_key: str, credential: str, ttl: float) -> None:
+        self._bindings[session_key] = (credential, self._clock() + ttl)
+
+    async def add_usage(self, credential: str, model: str, day: str, requests: int, input_tokens: int, output_tokens: int) -> None:
+        key = (credential, model, day)
+        old = self._usage.get(key, (0, 0, 0))
+        self._usage[key] = (old[0] + requests, old[1] + input_tokens, old[2] + output_tokens)
+
+    async def usage_for_day(self, day: str) -> list[Usage]:
+        rows = [Usage(cred, model, d, *counts) for (cred, model, d), counts in self._usage.items() if d == day]
+        return sorted(rows, key=lambda row: (row.credential, row.model))
+
+    async def close(self) -> None:
+        return None

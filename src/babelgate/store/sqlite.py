@@ -1,0 +1,187 @@
+"""The embedded default store: one SQLite file in WAL mode, shared safely by several processes.
+
+All database work runs in one dedicated worker thread that owns the connection (a single-thread
+executor), so the event loop never waits on disk or on another process's lock. The connection is
+opened and the schema created by the first job of that thread, so constructing a store is cheap
+and never blocks. WAL lets readers run beside one writer; the busy timeout makes a writer wait for
+another process's write instead of failing with "database is locked".
+
+Default file: `$XDG_STATE_HOME/babelgate/state.db`, i.e. `~/.local/state/babelgate/state.db`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import os
+import sqlite3
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+from babelgate.routing.classify import Reason
+from babelgate.routing.cooldown import Entry
+from babelgate.store.base import Usage
+
+T = TypeVar("T")
+
+BUSY_TIMEOUT = 10.0  # seconds a write waits for another process's write lock
+STALE_COOLDOWN = 86400.0  # expired cooldowns older than this are dropped when loading
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS cooldowns (
+    credential  TEXT NOT NULL,
+    model       TEXT NOT NULL,
+    reason      TEXT NOT NULL,
+    until       REAL,              -- NULL: until the credential is cleared
+    strikes     INTEGER NOT NULL,
+    last_status INTEGER,
+    PRIMARY KEY (credential, model)
+);
+CREATE TABLE IF NOT EXISTS bindings (
+    session_key TEXT PRIMARY KEY,
+    credential  TEXT NOT NULL,
+    expires     REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS bindings_expires ON bindings (expires);
+CREATE TABLE IF NOT EXISTS usage (
+    day           TEXT NOT NULL,
+    credential    TEXT NOT NULL,
+    model         TEXT NOT NULL,
+    requests      INTEGER NOT NULL,
+    input_tokens  INTEGER NOT NULL,
+    output_tokens INTEGER NOT NULL,
+    PRIMARY KEY (day, credential, model)
+);
+"""
+
+
+def default_path() -> Path:
+    state = os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state")
+    return Path(state) / "babelgate" / "state.db"
+
+
+class SqliteStore:
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
+        busy_timeout: float = BUSY_TIMEOUT,
+    ) -> None:
+        self.path = Path(path).expanduser() if path else default_path()
+        self._clock = clock
+        self._conn: sqlite3.Connection | None = None
+        self._closed = False
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="babelgate-sqlite")
+        self._opened = self._executor.submit(self._open, busy_timeout)  # the worker's first job
+
+    # Cooldowns.
+
+    async def load_cooldowns(self) -> list[Entry]:
+        rows = await self._run(_load_cooldowns, self._clock() - STALE_COOLDOWN)
+        return [entry for entry in map(_entry, rows) if entry is not None]
+
+    async def save_cooldown(self, entry: Entry) -> None:
+        until = entry.until if math.isfinite(entry.until) else None
+        row = (entry.credential, entry.model, entry.reason.value, until, entry.strikes, entry.last_status)
+        await self._run(_execute, "INSERT OR REPLACE INTO cooldowns VALUES (?, ?, ?, ?, ?, ?)", row)
+
+    async def delete_cooldowns(self, credential: str, model: str | None = None) -> None:
+        if model is None:
+            await self._run(_execute, "DELETE FROM cooldowns WHERE credential = ?", (credential,))
+        else:
+            await self._run(_execute, "DELETE FROM cooldowns WHERE credential = ? AND model = ?", (credential, model))
+
+    # Session bindings.
+
+    async def get_binding(self, session_key: str) -> str | None:
+        sql = "SELECT credential FROM bindings WHERE session_key = ? AND expires > ?"
+        rows = await self._run(_query, sql, (session_key, self._clock()))
+        return str(rows[0][0]) if rows else None
+
+    async def set_binding(self, session_key: str, credential: str, ttl: float) -> None:
+        await self._run(_set_binding, session_key, credential, self._clock(), ttl)
+
+    # Usage.
+
+    async def add_usage(self, credential: str, model: str, day: str, requests: int, input_tokens: int, output_tokens: int) -> None:
+        await self._run(
+            _execute,
+            "INSERT INTO usage VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (day, credential, model) DO UPDATE SET "
+            "requests = requests + excluded.requests, input_tokens = input_tokens + excluded.input_tokens, "
+            "output_tokens = output_tokens + excluded.output_tokens",
+            (day, credential, model, requests, input_tokens, output_tokens),
+        )
+
+    async def usage_for_day(self, day: str) -> list[Usage]:
+        rows = await self._run(
+            _query,
+            "SELECT credential, model, day, requests, input_tokens, output_tokens FROM usage WHERE day = ? ORDER BY credential, model",
+            (day,),
+        )
+        return [Usage(*row) for row in rows]
+
+    # Lifecycle: everything below runs the connection on the worker thread only.
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        await asyncio.get_running_loop().run_in_executor(self._executor, self._close_connection)
+        self._executor.shutdown(wait=False)
+
+    async def _run(self, job: Callable[..., T], *args: object) -> T:
+        if self._closed:
+            raise RuntimeError(f"the store at {self.path} is closed")
+        return await asyncio.get_running_loop().run_in_executor(self._executor, self._call, job, args)
+
+    def _call(self, job: Callable[..., T], args: tuple[object, ...]) -> T:
+        self._opened.result()  # done already (an earlier job on this thread); re-raises an open error
+        assert self._conn is not None
+        return job(self._conn, *args)
+
+    def _open(self, busy_timeout: float) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self.path, timeout=busy_timeout, isolation_level=None)  # autocommit
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.executescript(_SCHEMA)
+        self._conn = conn
+
+    def _close_connection(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
+# Jobs: plain functions of the connection, run on the worker thread.
+
+
+def _execute(conn: sqlite3.Connection, sql: str, params: tuple[object, ...]) -> None:
+    conn.execute(sql, params)
+
+
+def _query(conn: sqlite3.Connection, sql: str, params: tuple[object, ...]) -> list[tuple[Any, ...]]:
+    return conn.execute(sql, params).fetchall()
+
+
+def _load_cooldowns(conn: sqlite3.Connection, stale_before: float) -> list[tuple[Any, ...]]:
+    conn.execute("DELETE FROM cooldowns WHERE until < ?", (stale_before,))
+    return conn.execute("SELECT credential, model, reason, until, strikes, last_status FROM cooldowns").fetchall()
+
+
+def _set_binding(conn: sqlite3.Connection, session_key: str, credential: str, now: float, ttl: float) -> None:
+    conn.execute("DELETE FROM bindings WHERE expires <= ?", (now,))
+    conn.execute("INSERT OR REPLACE INTO bindings VALUES (?, ?, ?)", (session_key, credential, now + ttl))
+
+
+def _entry(row: tuple[Any, ...]) -> Entry | None:
+    credential, model, reason, until, strikes, last_status = row
+    try:
+        known = Reason(reason)
+    except ValueError:  # written by a newer version: ignore
+        return None
+    return Entry(credential, model, known, math.inf if until is None else until, strikes, last_status)

@@ -1,0 +1,231 @@
+"""The store contract (memory and SQLite), and what only SQLite promises: state survives a restart,
+several processes share one file, and the event loop never waits on the database."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from babelgate.routing.classify import Failure, Reason
+from babelgate.routing.cooldown import ALL_MODELS, CooldownBook, Entry
+from babelgate.store.base import Store, Usage
+from babelgate.store.memory import MemoryStore
+from babelgate.store.sqlite import SqliteStore, default_path
+
+T0 = 1_700_000_000.0
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path, clock: Clock) -> AsyncIterator[Store]:
+    opened: Store = MemoryStore(clock) if request.param == "memory" else SqliteStore(tmp_path / "state.db", clock=clock)
+    yield opened
+    await opened.close()
+
+
+# The contract every store keeps.
+
+
+async def test_cooldowns_round_trip(store: Store) -> None:
+    entries = [
+        Entry("k1", "gpt-5", Reason.RATE_LIMIT, T0 + 30, 2, 429),
+        Entry("k2", ALL_MODELS, Reason.AUTH, math.inf, 1, 401),
+        Entry("k3", "m", Reason.QUOTA, T0 + 60),
+    ]
+    for entry in entries:
+        await store.save_cooldown(entry)
+    assert sorted(await store.load_cooldowns(), key=lambda e: e.credential) == entries
+
+
+async def test_saving_replaces_the_entry_for_the_same_key(store: Store) -> None:
+    await store.save_cooldown(Entry("k1", "m", Reason.RATE_LIMIT, T0 + 5))
+    await store.save_cooldown(Entry("k1", "m", Reason.QUOTA, T0 + 300, 2, 429))
+    assert await store.load_cooldowns() == [Entry("k1", "m", Reason.QUOTA, T0 + 300, 2, 429)]
+
+
+async def test_delete_one_model_or_the_whole_credential(store: Store) -> None:
+    for cred, model in [("k1", "a"), ("k1", "b"), ("k1", ALL_MODELS), ("k2", "a")]:
+        await store.save_cooldown(Entry(cred, model, Reason.RATE_LIMIT, T0 + 5))
+    await store.delete_cooldowns("k1", "a")
+    assert {(e.credential, e.model) for e in await store.load_cooldowns()} == {("k1", "b"), ("k1", ALL_MODELS), ("k2", "a")}
+    await store.delete_cooldowns("k1")
+    assert {(e.credential, e.model) for e in await store.load_cooldowns()} == {("k2", "a")}
+
+
+async def test_bindings_expire(store: Store, clock: Clock) -> None:
+    assert await store.get_binding("session-1") is None
+    await store.set_binding("session-1", "k1", ttl=60)
+    assert await store.get_binding("session-1") == "k1"
+    await store.set_binding("session-1", "k2", ttl=60)
+    assert await store.get_binding("session-1") == "k2"
+    clock.now += 60
+    assert await store.get_binding("session-1") is None
+
+
+async def test_usage_adds_up_per_day(store: Store) -> None:
+    await store.add_usage("k1", "gpt-5", "2023-11-14", 1, 100, 10)
+    await store.add_usage("k1", "gpt-5", "2023-11-14", 2, 50, 5)
+    await store.add_usage("k0", "gpt-5", "2023-11-14", 1, 1, 1)
+    await store.add_usage("k1", "gpt-5", "2023-11-15", 1, 7, 7)
+    assert await store.usage_for_day("2023-11-14") == [
+        Usage("k0", "gpt-5", "2023-11-14", 1, 1, 1),
+        Usage("k1", "gpt-5", "2023-11-14", 3, 150, 15),
+    ]
+    assert await store.usage_for_day("2023-11-16") == []
+
+
+# SQLite only.
+
+
+async def test_state_survives_a_restart(tmp_path: Path, clock: Clock) -> None:
+    path = tmp_path / "state.db"
+    first = SqliteStore(path, clock=clock)
+    await first.save_cooldown(Entry("k1", "gpt-5", Reason.QUOTA, T0 + 600, 3, 429))
+    await first.save_cooldown(Entry("k2", ALL_MODELS, Reason.PERMISSION, math.inf, 1, 403))
+    await first.set_binding("session-1", "k1", ttl=3600)
+    await first.add_usage("k1", "gpt-5", "2023-11-14", 4, 400, 40)
+    await first.close()
+
+    second = SqliteStore(path, clock=clock)
+    try:
+        assert sorted(await second.load_cooldowns(), key=lambda e: e.credential) == [
+            Entry("k1", "gpt-5", Reason.QUOTA, T0 + 600, 3, 429),
+            Entry("k2", ALL_MODELS, Reason.PERMISSION, math.inf, 1, 403),
+        ]
+        assert await second.get_binding("session-1") == "k1"
+        assert await second.usage_for_day("2023-11-14") == [Usage("k1", "gpt-5", "2023-11-14", 4, 400, 40)]
+    finally:
+        await second.close()
+
+
+async def test_a_cooldown_book_survives_a_restart(tmp_path: Path, clock: Clock) -> None:
+    path = tmp_path / "state.db"
+    book = CooldownBook(clock)
+    book.record_failure("k1", "gpt-5", Failure(Reason.QUOTA, 7200.0, account_wide=True, status=429))
+    book.record_failure("k2", "gpt-5", Failure(Reason.AUTH, status=401))
+    first = SqliteStore(path, clock=clock)
+    for entry in book.snapshot():
+        await first.save_cooldown(entry)
+    await first.close()
+
+    restarted = CooldownBook(clock)
+    second = SqliteStore(path, clock=clock)
+    restarted.restore(await second.load_cooldowns())
+    await second.close()
+    block = restarted.blocked("k1", "some-other-model")
+    assert block is not None and (block.reason, block.until) == (Reason.QUOTA, T0 + 7200)
+    assert restarted.blocked("k2", "gpt-5") is not None
+    assert restarted.blocked("k3", "gpt-5") is None
+
+
+async def test_long_expired_cooldowns_are_dropped_on_load(tmp_path: Path, clock: Clock) -> None:
+    store = SqliteStore(tmp_path / "state.db", clock=clock)
+    await store.save_cooldown(Entry("old", "m", Reason.RATE_LIMIT, T0 - 2 * 86400))
+    await store.save_cooldown(Entry("recent", "m", Reason.QUOTA, T0 - 60, 2))
+    assert [e.credential for e in await store.load_cooldowns()] == ["recent"]
+    await store.close()
+
+
+async def test_the_file_is_in_wal_mode(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "state.db")
+    await store.load_cooldowns()
+    await store.close()
+    with sqlite3.connect(tmp_path / "state.db") as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+async def test_the_loop_keeps_running_while_another_process_holds_the_lock(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    store = SqliteStore(path)
+    await store.load_cooldowns()  # schema exists
+    blocker = sqlite3.connect(path, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")  # a writer elsewhere holds the write lock
+    try:
+        write = asyncio.create_task(store.add_usage("k1", "m", "2023-11-14", 1, 2, 3))
+        ticks = 0
+        for _ in range(20):
+            await asyncio.sleep(0.01)
+            ticks += 1
+        assert ticks == 20 and not write.done()  # the loop ran; the write waits in the worker thread
+    finally:
+        blocker.execute("COMMIT")
+        blocker.close()
+    await asyncio.wait_for(write, 5)  # then it goes through instead of failing with "database is locked"
+    assert await store.usage_for_day("2023-11-14") == [Usage("k1", "m", "2023-11-14", 1, 2, 3)]
+    await store.close()
+
+
+async def test_several_processes_share_one_file(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    script = textwrap.dedent(
+        f"""
+        import asyncio
+        from babelgate.store.sqlite import SqliteStore
+
+        async def main():
+            store = SqliteStore({str(path)!r})
+            for _ in range(50):
+                await store.add_usage("k1", "m", "2023-11-14", 1, 10, 1)
+            await store.close()
+
+        asyncio.run(main())
+        """
+    )
+    workers = [subprocess.Popen([sys.executable, "-c", script]) for _ in range(4)]
+    results = await asyncio.gather(*(asyncio.to_thread(worker.wait, 60) for worker in workers))
+    assert results == [0, 0, 0, 0]
+    store = SqliteStore(path)
+    assert await store.usage_for_day("2023-11-14") == [Usage("k1", "m", "2023-11-14", 200, 2000, 200)]
+    await store.close()
+
+
+async def test_an_unopenable_path_fails_on_first_use(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    store = SqliteStore(blocker / "state.db")
+    with pytest.raises(OSError):
+        await store.load_cooldowns()
+    await store.close()
+
+
+async def test_a_closed_store_refuses_work(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "state.db")
+    await store.close()
+    await store.close()  # twice is fine
+    with pytest.raises(RuntimeError, match="closed"):
+        await store.load_cooldowns()
+
+
+def test_default_path(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("XDG_STATE_HOME", raising=False)
+    assert default_path() == Path.home() / ".local" / "state" / "babelgate" / "state.db"
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+    assert default_path() == tmp_path / "babelgate" / "state.db"
+
+
+async def test_default_path_is_used_and_created(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    store = SqliteStore()
+    await store.add_usage("k1", "m", "2023-11-14", 1, 1, 1)
+    await store.close()
+    assert (tmp_path / "state" / "babelgate" / "state.db").is_file()
