@@ -88,13 +88,18 @@ async def test_tool_loop_round_trip_non_streaming(upstream: FakeUpstream, gatewa
 
 
 @pytest.mark.parametrize("split", [None, 1, 7])
-async def test_stream_helper_with_reasoning_tool_call_and_usage(upstream: FakeUpstream, gateway_factory: GatewayFactory, split: int | None) -> None:
+async def test_stream_helper_with_reasoning_tool_call_and_usage(
+    upstream: FakeUpstream, gateway_factory: GatewayFactory, split: int | None
+) -> None:
     gw = await gateway_factory(openai_config(upstream))
     chunks = wire.text_stream(reasoning=("Let me ", "think."), usage=False)[:-1]  # role, reasoning; no finish yet
     chunks += wire.tool_stream("Bash", '{"command": "echo hi > out.txt"}', call_id="call_abc", text="Running it.")[1:]
     upstream.push(wire.stream_reply(chunks, split=split))
     async with client(gw.url).messages.stream(
-        model="claude-opus-5-5", max_tokens=128000, tools=[BASH_TOOL], messages=[{"role": "user", "content": "make a file"}]  # type: ignore[list-item]
+        model="claude-opus-5-5",
+        max_tokens=128000,
+        tools=[BASH_TOOL],
+        messages=[{"role": "user", "content": "make a file"}],  # type: ignore[list-item]
     ) as stream:
         final = await stream.get_final_message()
     kinds = [block.type for block in final.content]
@@ -120,7 +125,9 @@ async def test_parallel_tool_calls_stream(upstream: FakeUpstream, gateway_factor
         wire.usage_chunk(),
     ]
     upstream.push(wire.stream_reply(chunks))
-    async with client(gw.url).messages.stream(model="opus", max_tokens=10, tools=[BASH_TOOL], messages=[{"role": "user", "content": "x"}]) as stream:  # type: ignore[list-item]
+    async with client(gw.url).messages.stream(
+        model="opus", max_tokens=10, tools=[BASH_TOOL], messages=[{"role": "user", "content": "x"}]
+    ) as stream:  # type: ignore[list-item]
         final = await stream.get_final_message()
     inputs = [(b.id, b.input) for b in final.content if b.type == "tool_use"]
     assert inputs == [("c1", {"command": "a"}), ("c2", {"command": "b"})]
@@ -150,7 +157,9 @@ async def test_images_and_documents_reach_upstream(upstream: FakeUpstream, gatew
 
 
 async def test_max_tokens_clamped_to_configured_cap(upstream: FakeUpstream, gateway_factory: GatewayFactory) -> None:
-    gw = await gateway_factory(openai_config(upstream, provider={"max_tokens": {"gpt-5*": 16384}, "max_tokens_field": "max_completion_tokens"}))
+    gw = await gateway_factory(
+        openai_config(upstream, provider={"max_tokens": {"gpt-5*": 16384}, "max_tokens_field": "max_completion_tokens"})
+    )
     upstream.push(wire.Reply(json=wire.completion("ok")))
     await client(gw.url).messages.create(model="opus", max_tokens=20000, messages=[{"role": "user", "content": "x"}])
     assert upstream.received[0].body["max_completion_tokens"] == 16384
@@ -169,7 +178,7 @@ async def test_stop_reason_mapping(upstream: FakeUpstream, gateway_factory: Gate
 async def test_error_after_stream_started_is_an_error_event(upstream: FakeUpstream, gateway_factory: GatewayFactory) -> None:
     gw = await gateway_factory(openai_config(upstream))
     body = wire.sse([wire.chunk({"role": "assistant", "content": ""}), wire.chunk({"content": "partial "})], done=False)
-    upstream.push(wire.Reply(chunks=[body, b"data: {\"choices\": [{\"index\": 0, \"delta\": {\"content\": \"more\"}}]}\n\n"], drop_after=1))
+    upstream.push(wire.Reply(chunks=[body, b'data: {"choices": [{"index": 0, "delta": {"content": "more"}}]}\n\n'], drop_after=1))
     with pytest.raises(anthropic.APIStatusError) as caught:
         async with client(gw.url).messages.stream(model="opus", max_tokens=10, messages=[{"role": "user", "content": "x"}]) as stream:
             await stream.get_final_message()

@@ -9,8 +9,7 @@ from typing import Any
 
 from tests.conftest import GatewayFactory, openai_config
 from tests.fakes import openai_wire as wire
-from tests.fakes.upstream import Received, Reply
-from tests.fakes.upstream import FakeUpstream
+from tests.fakes.upstream import FakeUpstream, Received, Reply
 from tests.support.claude_cli import run_claude
 
 FINAL_TEXT = "Done: hello is in out.txt."
@@ -27,7 +26,9 @@ def tool_loop(record: Received) -> Reply:
     return wire.stream_reply(wire.tool_stream("Bash", arguments, call_id="call_cc1", text="Running it."), split=13)
 
 
-async def test_claude_code_tool_loop_through_openai_upstream(upstream: FakeUpstream, gateway_factory: GatewayFactory, tmp_path: Path) -> None:
+async def test_claude_code_tool_loop_through_openai_upstream(
+    upstream: FakeUpstream, gateway_factory: GatewayFactory, tmp_path: Path
+) -> None:
     gw = await gateway_factory(openai_config(upstream))
     upstream.script = tool_loop
     result = await asyncio.to_thread(run_claude, gw.url, "Write hello to out.txt", cwd=tmp_path)
@@ -48,7 +49,9 @@ async def test_claude_code_tool_loop_through_openai_upstream(upstream: FakeUpstr
 async def test_claude_code_tells_the_user_which_model_cools_and_for_how_long(
     upstream: FakeUpstream, gateway_factory: GatewayFactory, tmp_path: Path
 ) -> None:
-    upstream.script = lambda record: wire.error(429, "You exceeded your current quota", "insufficient_quota", "insufficient_quota", {"Retry-After": "900"})
+    upstream.script = lambda record: wire.error(
+        429, "You exceeded your current quota", "insufficient_quota", "insufficient_quota", {"Retry-After": "900"}
+    )
     gw = await gateway_factory(openai_config(upstream, routing={"max_wait": 0}))
     result = await asyncio.to_thread(run_claude, gw.url, "hello", model="claude-opus-5-5", cwd=tmp_path, timeout=120)
     output = result.stdout + result.stderr

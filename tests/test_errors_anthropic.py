@@ -70,7 +70,9 @@ async def test_unknown_model_is_404_listing_what_is_available(upstream: FakeUpst
 
 
 @pytest.mark.parametrize("headers", [{}, {"x-api-key": "wrong"}, {"Authorization": "Bearer wrong"}])
-async def test_client_key_required_when_configured(upstream: FakeUpstream, gateway_factory: GatewayFactory, headers: dict[str, str]) -> None:
+async def test_client_key_required_when_configured(
+    upstream: FakeUpstream, gateway_factory: GatewayFactory, headers: dict[str, str]
+) -> None:
     gw = await gateway_factory(openai_config(upstream, server={"api_keys": ["gw-key"]}))
     status, payload, _ = await post(f"{gw.url}/v1/messages", MINIMAL, headers)
     assert status == 401

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from pathlib import Path
 from typing import Any
@@ -126,10 +127,8 @@ async def test_cooldown_survives_restart(upstream: FakeUpstream, gateway_factory
     config = pool_config(upstream, [KEY_A])
     store_path = tmp_path / "state.db"
     first = await gateway_factory(config, SqliteStore(str(store_path)))
-    try:
+    with contextlib.suppress(anthropic.RateLimitError):
         await ask(first.url)
-    except anthropic.RateLimitError:
-        pass
     await first.stop()  # a graceful restart writes state; the store is the only thing shared
     second = await gateway_factory(config, SqliteStore(str(store_path)))
     upstream.received.clear()
@@ -159,7 +158,9 @@ async def test_200_concurrent_requests_one_key_failing(upstream: FakeUpstream, g
 async def test_fallback_chain_to_next_provider(gateway_factory: GatewayFactory) -> None:
     primary, secondary = await FakeUpstream().start(), await FakeUpstream().start()
     try:
-        primary.script = lambda record: wire.error(429, "quota exceeded", "insufficient_quota", "insufficient_quota", {"Retry-After": "300"})
+        primary.script = lambda record: wire.error(
+            429, "quota exceeded", "insufficient_quota", "insufficient_quota", {"Retry-After": "300"}
+        )
         secondary.script = lambda record: Reply(json=wire.completion("from the fallback", model="backup-model"))
         config = {
             "providers": {

@@ -8,7 +8,7 @@ typed parts, a stream is a sequence of block-indexed events.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 Role = Literal["user", "assistant", "system"]
 StopReason = Literal["end_turn", "max_tokens", "tool_use", "stop_sequence", "refusal", "pause_turn"]
@@ -56,7 +56,7 @@ class ToolResultPart:
     name: str | None = None
 
 
-Part = Union[TextPart, MediaPart, ThinkingPart, ToolCallPart, ToolResultPart]
+Part = TextPart | MediaPart | ThinkingPart | ToolCallPart | ToolResultPart
 
 
 @dataclass(slots=True)
@@ -187,4 +187,4 @@ class StreamError:
     message: str
 
 
-Event = Union[Start, BlockStart, TextDelta, ThinkingDelta, ToolArgsDelta, BlockStop, Finish, StreamError]
+Event = Start | BlockStart | TextDelta | ThinkingDelta | ToolArgsDelta | BlockStop | Finish | StreamError

@@ -6,7 +6,6 @@ import asyncio
 import logging
 import multiprocessing
 import os
-import sys
 from pathlib import Path
 
 import typer
@@ -91,7 +90,9 @@ def _run_worker(cfg: Config, reuse_port: bool, log_level: str) -> None:
 
 @app.command()
 def serve(
-    config: str | None = typer.Option(None, "--config", "-c", help="Config file (else $BABELGATE_CONFIG, else ~/.config/babelgate/config.yaml)."),
+    config: str | None = typer.Option(
+        None, "--config", "-c", help="Config file (else $BABELGATE_CONFIG, else ~/.config/babelgate/config.yaml)."
+    ),
     host: str | None = typer.Option(None, help="Listen address (default 127.0.0.1)."),
     port: int | None = typer.Option(None, help="Listen port (default 8318)."),
     workers: int = typer.Option(1, min=1, help="Worker processes sharing the port (state shared through the store)."),
@@ -103,7 +104,9 @@ def serve(
         cfg.server.host = host
     if port is not None:
         cfg.server.port = port
-    console.print(f"babelgate listening on http://{cfg.server.host}:{cfg.server.port} ({workers} worker{'s' * (workers > 1)})", highlight=False)
+    console.print(
+        f"babelgate listening on http://{cfg.server.host}:{cfg.server.port} ({workers} worker{'s' * (workers > 1)})", highlight=False
+    )
     _print_claude_code_lines(cfg)
     if workers == 1:
         _run_worker(cfg, False, log_level)
@@ -145,4 +148,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -39,7 +39,9 @@ def _media(block: dict[str, Any], path: str, kind: str) -> ir.MediaPart:
     source_type = need(source, "type", str, where)
     if source_type == "base64":
         return ir.MediaPart(
-            need(source, "media_type", str, where), data=need(source, "data", str, where), kind=kind  # type: ignore[arg-type]
+            need(source, "media_type", str, where),
+            data=need(source, "data", str, where),
+            kind=kind,  # type: ignore[arg-type]
         )
     if source_type == "url":
         url = need(source, "url", str, where)
@@ -90,9 +92,7 @@ def _block(block: dict[str, Any], path: str) -> ir.Part:
     if kind in ("image", "document"):
         return _media(block, path, kind)
     if kind == "thinking":
-        return ir.ThinkingPart(
-            need(block, "thinking", str, path), signature=field(block, "signature", str, path), family="anthropic"
-        )
+        return ir.ThinkingPart(need(block, "thinking", str, path), signature=field(block, "signature", str, path), family="anthropic")
     if kind == "redacted_thinking":
         return ir.ThinkingPart("", signature=need(block, "data", str, path), family="anthropic", redacted=True)
     if kind == "tool_use":
@@ -193,7 +193,8 @@ def _reasoning(body: dict[str, Any]) -> ir.Reasoning | None:
 def _schema_format(body: dict[str, Any]) -> dict[str, Any] | None:
     fmt = (body.get("output_config") or {}).get("format") or body.get("output_format")
     if isinstance(fmt, dict) and fmt.get("type") == "json_schema" and isinstance(fmt.get("schema"), dict):
-        return fmt["schema"]
+        schema: dict[str, Any] = fmt["schema"]
+        return schema
     return None
 
 
@@ -318,7 +319,7 @@ class Renderer:
         if isinstance(event, ir.BlockStop):
             return _frame("content_block_stop", {"type": "content_block_stop", "index": event.index})
         if isinstance(event, ir.Start):
-            message = {
+            message: dict[str, Any] = {
                 "id": event.id,
                 "type": "message",
                 "role": "assistant",
@@ -394,6 +395,20 @@ def encode_request(request: ir.Request, model: str, options: EncodeOptions) -> d
         body["metadata"] = {"user_id": request.user}
     if request.stream:
         body["stream"] = True
+    return body
+
+
+def passthrough(raw: dict[str, Any], request: ir.Request, model: str) -> dict[str, Any]:
+    """The client's own body for an Anthropic upstream: new model, clamped max_tokens, no billing header."""
+    body = dict(raw)
+    body["model"] = model
+    if request.max_tokens is not None:
+        body["max_tokens"] = request.max_tokens
+    system = body.get("system")
+    if isinstance(system, list):
+        body["system"] = [b for b in system if not (isinstance(b, dict) and str(b.get("text", "")).startswith(BILLING_HEADER))]
+    if request.reasoning is not None and request.reasoning.budget is not None:
+        body["thinking"] = {"type": "enabled", "budget_tokens": request.reasoning.budget}
     return body
 
 
@@ -502,7 +517,7 @@ class Parser:
         elif kind == "error":
             error = data.get("error") or {}
             self._finished = True
-            out.append(ir.StreamError(KIND_OF_TYPE.get(error.get("type"), Kind.UPSTREAM).value, str(error.get("message"))))
+            out.append(ir.StreamError(KIND_OF_TYPE.get(str(error.get("type")), Kind.UPSTREAM).value, str(error.get("message"))))
 
 
 def stream_parser() -> Parser:

@@ -2,7 +2,8 @@
 
 Inbound (a client speaks it): `parse_request`, `render_response`, `stream_renderer`,
 `render_error`. Outbound (an upstream speaks it): `encode_request`, `parse_response`,
-`stream_parser`, `error_message`. All of them are pure: no I/O, no globals.
+`stream_parser`, `error_message`, and `passthrough`, which edits a client body of the
+same dialect in place of re-encoding it (unknown fields survive). All of them are pure: no I/O, no globals.
 """
 
 from __future__ import annotations
@@ -47,6 +48,8 @@ class Dialect(Protocol):
     def render_error(self, error: GatewayError) -> dict[str, Any]: ...
 
     def encode_request(self, request: ir.Request, model: str, options: EncodeOptions) -> dict[str, Any]: ...
+
+    def passthrough(self, raw: dict[str, Any], request: ir.Request, model: str) -> dict[str, Any]: ...
 
     def parse_response(self, body: dict[str, Any]) -> ir.Response: ...
 

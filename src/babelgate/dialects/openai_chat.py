@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -107,7 +108,9 @@ def _assistant_parts(message: dict[str, Any], path: str) -> list[ir.Part]:
     for where, call in items(field(message, "tool_calls", list, path) or [], f"{path}.tool_calls"):
         function = need(call, "function", dict, where)
         arguments = field(function, "arguments", str, f"{where}.function") or ""
-        parts.append(ir.ToolCallPart(need(call, "id", str, where), need(function, "name", str, f"{where}.function"), _load_arguments(arguments)))
+        parts.append(
+            ir.ToolCallPart(need(call, "id", str, where), need(function, "name", str, f"{where}.function"), _load_arguments(arguments))
+        )
     return parts
 
 
@@ -144,7 +147,11 @@ def _tools(body: dict[str, Any]) -> list[ir.Tool]:
             raise BadRequest(f"{where}.type", f"unsupported tool type {tool.get('type')!r}; only function tools are served")
         function = need(tool, "function", dict, where)
         schema = field(function, "parameters", dict, f"{where}.function") or {"type": "object", "properties": {}}
-        tools.append(ir.Tool(need(function, "name", str, f"{where}.function"), field(function, "description", str, f"{where}.function") or "", schema))
+        tools.append(
+            ir.Tool(
+                need(function, "name", str, f"{where}.function"), field(function, "description", str, f"{where}.function") or "", schema
+            )
+        )
     return tools
 
 
@@ -279,7 +286,14 @@ class Renderer:
         if isinstance(event, ir.Finish):
             out = self._chunk({}, STOP_TO_FINISH[event.stop_reason])
             if self._include_usage:
-                usage_chunk = {"id": self._id, "object": "chat.completion.chunk", "created": self._created, "model": self._model, "choices": [], "usage": _usage(event.usage)}
+                usage_chunk = {
+                    "id": self._id,
+                    "object": "chat.completion.chunk",
+                    "created": self._created,
+                    "model": self._model,
+                    "choices": [],
+                    "usage": _usage(event.usage),
+                }
                 out += sse.encode(None, orjson.dumps(usage_chunk))
             return out + b"data: [DONE]\n\n"
         error = {"message": event.message, "type": ERROR_TYPES.get(Kind(event.kind), "server_error"), "code": event.kind}
@@ -301,7 +315,7 @@ def render_error(error: GatewayError) -> dict[str, Any]:
 # ---- speaking to an OpenAI-compatible upstream ------------------------------------------
 
 
-def _content(parts: list[ir.Part]) -> str | list[dict[str, Any]]:
+def _content(parts: Sequence[ir.Part]) -> str | list[dict[str, Any]]:
     blocks: list[dict[str, Any]] = []
     for part in parts:
         if isinstance(part, ir.TextPart):
@@ -357,7 +371,8 @@ def encode_request(request: ir.Request, model: str, options: EncodeOptions) -> d
         body[options.max_tokens_field] = request.max_tokens
     if request.tools:
         body["tools"] = [
-            {"type": "function", "function": {"name": t.name, "description": t.description, "parameters": t.parameters}} for t in request.tools
+            {"type": "function", "function": {"name": t.name, "description": t.description, "parameters": t.parameters}}
+            for t in request.tools
         ]
         if request.parallel_tool_calls is not None:
             body["parallel_tool_calls"] = request.parallel_tool_calls
@@ -381,6 +396,19 @@ def encode_request(request: ir.Request, model: str, options: EncodeOptions) -> d
     if request.stream:
         body["stream"] = True
         body["stream_options"] = {"include_usage": True}
+    return body
+
+
+def passthrough(raw: dict[str, Any], request: ir.Request, model: str) -> dict[str, Any]:
+    """The client's own body for an OpenAI-compatible upstream: new model, clamped token limit."""
+    body = dict(raw)
+    body["model"] = model
+    if request.max_tokens is not None:
+        for key in ("max_tokens", "max_completion_tokens"):
+            if key in body:
+                body[key] = request.max_tokens
+    if request.reasoning is not None and request.reasoning.effort is not None:
+        body["reasoning_effort"] = request.reasoning.effort
     return body
 
 

@@ -40,16 +40,16 @@ class Credential:
 
 def _dialect(kind: str) -> Dialect:
     if kind == "anthropic":
-        return anthropic  # type: ignore[return-value]
+        return anthropic
     if kind == "openai":
-        return openai_chat  # type: ignore[return-value]
+        return openai_chat
     if kind == "openai-responses":
         from babelgate.dialects import openai_responses
 
-        return openai_responses  # type: ignore[return-value]
+        return openai_responses
     from babelgate.dialects import gemini
 
-    return gemini  # type: ignore[return-value]
+    return gemini
 
 
 class Provider:

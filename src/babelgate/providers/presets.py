@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import aiohttp
 
-from babelgate.config import Config, ProviderConfig, ProviderType
+from babelgate.config import Config, KeySpec, ProviderConfig, ProviderType
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,9 +30,18 @@ class Preset:
 CLOUD = (
     Preset("anthropic", ("ANTHROPIC_API_KEY",), "anthropic", "https://api.anthropic.com"),
     Preset("openai", ("OPENAI_API_KEY",), "openai", "https://api.openai.com/v1", "gpt-5", "gpt-5-mini", "max_completion_tokens"),
-    Preset("gemini", ("GEMINI_API_KEY", "GOOGLE_API_KEY"), "gemini", "https://generativelanguage.googleapis.com", "gemini-2.5-pro", "gemini-2.5-flash"),
+    Preset(
+        "gemini",
+        ("GEMINI_API_KEY", "GOOGLE_API_KEY"),
+        "gemini",
+        "https://generativelanguage.googleapis.com",
+        "gemini-2.5-pro",
+        "gemini-2.5-flash",
+    ),
     Preset("openrouter", ("OPENROUTER_API_KEY",), "openai", "https://openrouter.ai/api/v1"),
-    Preset("deepseek", ("DEEPSEEK_API_KEY",), "openai", "https://api.deepseek.com/v1", "deepseek-chat", "deepseek-chat", echo_reasoning=True),
+    Preset(
+        "deepseek", ("DEEPSEEK_API_KEY",), "openai", "https://api.deepseek.com/v1", "deepseek-chat", "deepseek-chat", echo_reasoning=True
+    ),
     Preset("groq", ("GROQ_API_KEY",), "openai", "https://api.groq.com/openai/v1"),
     Preset("mistral", ("MISTRAL_API_KEY",), "openai", "https://api.mistral.ai/v1", "mistral-large-latest", "mistral-small-latest"),
     Preset("xai", ("XAI_API_KEY",), "openai", "https://api.x.ai/v1"),
@@ -58,7 +67,7 @@ def from_environment(env: dict[str, str] | None = None) -> dict[str, ProviderCon
         providers[preset.name] = ProviderConfig(
             type=preset.type,
             base_url=preset.base_url,
-            api_keys=keys[:1],
+            api_keys=list[str | KeySpec](keys[:1]),
             models=[m for m in dict.fromkeys((preset.big, preset.small)) if m],
             max_tokens_field=preset.max_tokens_field,  # type: ignore[arg-type]
             echo_reasoning=preset.echo_reasoning,
@@ -73,7 +82,7 @@ async def _probe(session: aiohttp.ClientSession, name: str, port: int) -> tuple[
             if response.status != 200:
                 return None
             body = await response.json(content_type=None)
-    except (aiohttp.ClientError, asyncio.TimeoutError, ValueError):
+    except (TimeoutError, aiohttp.ClientError, ValueError):
         return None
     models = [str(m["id"]) for m in (body or {}).get("data", []) if isinstance(m, dict) and "id" in m]
     return name, ProviderConfig(type="openai", base_url=base_url, models=models)

@@ -15,6 +15,7 @@ import hashlib
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,11 +25,11 @@ from aiohttp import web
 
 from babelgate import ir, tokens
 from babelgate.config import Config
-from babelgate.dialects.base import Dialect
+from babelgate.dialects.base import Dialect, StreamParser
 from babelgate.errors import GatewayError, Kind, UpstreamError
 from babelgate.observe.usage import UsageLedger
 from babelgate.providers.base import Credential, Provider
-from babelgate.routing.classify import Failure, Reason, classify
+from babelgate.routing.classify import Reason, classify
 from babelgate.routing.cooldown import CooldownBook
 from babelgate.routing.models import ModelResolver, Target
 from babelgate.routing.pool import Pool
@@ -48,6 +49,7 @@ class Call:
     inbound: Dialect
     request: ir.Request
     headers: dict[str, str]
+    raw: dict[str, Any] | None = None  # the client's body, for same-dialect pass-through
     session: str | None = None
     failures: list[tuple[Target, Credential, UpstreamError]] = field(default_factory=list)
 
@@ -70,9 +72,7 @@ def session_key(request: ir.Request, headers: dict[str, str]) -> str:
 
 
 class Dispatcher:
-    def __init__(
-        self, config: Config, providers: dict[str, Provider], book: CooldownBook, pool: Pool, ledger: UsageLedger
-    ) -> None:
+    def __init__(self, config: Config, providers: dict[str, Provider], book: CooldownBook, pool: Pool, ledger: UsageLedger) -> None:
         self.config = config
         self.providers = providers
         self.resolver = ModelResolver(config)
@@ -104,7 +104,9 @@ class Dispatcher:
             await asyncio.sleep(wait)
         raise self._exhausted(call, targets)
 
-    async def _try(self, http: web.Request, call: Call, target: Target, provider: Provider, credential: Credential) -> web.StreamResponse | None:
+    async def _try(
+        self, http: web.Request, call: Call, target: Target, provider: Provider, credential: Credential
+    ) -> web.StreamResponse | None:
         """Serve the call from one credential; None means it failed retryably and was recorded."""
         try:
             response = await self._attempt(http, call, target, provider, credential)
@@ -115,7 +117,12 @@ class Dispatcher:
             self.pool.used(credential, call.session, ok=False)
             call.failures.append((target, credential, error))
             log.warning(
-                "%s via %s failed: %s %s (%s)", target, credential.id, error.upstream_status or "unreachable", failure.reason.value, error.message[:200]
+                "%s via %s failed: %s %s (%s)",
+                target,
+                credential.id,
+                error.upstream_status or "unreachable",
+                failure.reason.value,
+                error.message[:200],
             )
             if not failure.retryable:
                 raise
@@ -131,14 +138,22 @@ class Dispatcher:
             request = dataclasses.replace(request, max_tokens=cap)
         return request
 
-    async def _attempt(self, http: web.Request, call: Call, target: Target, provider: Provider, credential: Credential) -> web.StreamResponse:
+    async def _attempt(
+        self, http: web.Request, call: Call, target: Target, provider: Provider, credential: Credential
+    ) -> web.StreamResponse:
         request = self._prepare(call, target, provider)
-        body = orjson.dumps(provider.dialect.encode_request(request, target.model, provider.options))
+        if self._passthrough(call, provider):
+            assert call.raw is not None
+            body = orjson.dumps(provider.dialect.passthrough(call.raw, request, target.model))
+        else:
+            body = orjson.dumps(provider.dialect.encode_request(request, target.model, provider.options))
         url = provider.url(target.model, request.stream)
         try:
             upstream = await provider.session.post(url, data=body, headers=provider.headers(credential, call.headers))
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as error:
-            raise UpstreamError(provider.name, 0, f"provider {provider.name!r} is unreachable at {provider.config.base_url}: {_reason(error)}") from None
+        except (TimeoutError, aiohttp.ClientError, OSError) as error:
+            raise UpstreamError(
+                provider.name, 0, f"provider {provider.name!r} is unreachable at {provider.config.base_url}: {_reason(error)}"
+            ) from None
         try:
             if upstream.status >= 400:
                 raise await self._upstream_error(provider, credential, upstream)
@@ -158,36 +173,48 @@ class Dispatcher:
         if credential.key:  # some upstreams echo the key they were given
             message = message.replace(credential.key, credential.redacted)
         return UpstreamError(
-            provider.name, upstream.status, f"{provider.name} returned HTTP {upstream.status}: {message}", headers=dict(upstream.headers), body=body
+            provider.name,
+            upstream.status,
+            f"{provider.name} returned HTTP {upstream.status}: {message}",
+            headers=dict(upstream.headers),
+            body=body,
         )
 
-    async def _complete(self, call: Call, target: Target, credential: Credential, provider: Provider, upstream: aiohttp.ClientResponse) -> web.Response:
+    async def _complete(
+        self, call: Call, target: Target, credential: Credential, provider: Provider, upstream: aiohttp.ClientResponse
+    ) -> web.Response:
         try:
-            data = orjson.loads(await upstream.read())
-        except (orjson.JSONDecodeError, aiohttp.ClientError, asyncio.TimeoutError) as error:
+            raw = await upstream.read()
+            data = orjson.loads(raw)
+            response = provider.dialect.parse_response(data)
+        except (TimeoutError, ValueError, TypeError, KeyError, AttributeError, aiohttp.ClientError) as error:
             raise UpstreamError(provider.name, 502, f"{provider.name} sent an unreadable response: {_reason(error)}") from None
-        response = provider.dialect.parse_response(data)
-        response.model = call.request.model
         self.ledger.record(credential, target.model, response.usage)
+        if self._passthrough(call, provider):
+            return web.Response(body=raw, content_type="application/json")
+        response.model = call.request.model
         return web.Response(body=orjson.dumps(call.inbound.render_response(response)), content_type="application/json")
 
     async def _stream(
         self, http: web.Request, call: Call, target: Target, credential: Credential, provider: Provider, upstream: aiohttp.ClientResponse
     ) -> web.StreamResponse:
-        parser = provider.dialect.stream_parser()
+        passthrough = self._passthrough(call, provider)
+        watch = _Watcher(provider.dialect.stream_parser(), call.request)
         chunks = upstream.content.iter_any()
         # Read until the first real event: an early upstream error can still fail over.
+        head: list[bytes] = []
         pending: list[ir.Event] = []
         ended = False
         try:
             while not any(not isinstance(e, ir.Start) for e in pending):
                 try:
-                    pending.extend(parser.feed(await chunks.__anext__()))
+                    head.append(await chunks.__anext__())
+                    pending.extend(watch.feed(head[-1]))
                 except StopAsyncIteration:
-                    pending.extend(parser.close())
+                    pending.extend(watch.close())
                     ended = True
                     break
-        except (aiohttp.ClientError, asyncio.TimeoutError) as error:
+        except (TimeoutError, aiohttp.ClientError) as error:
             raise UpstreamError(provider.name, 502, f"{provider.name} stream failed before any output: {_reason(error)}") from None
         first = next((e for e in pending if not isinstance(e, ir.Start)), None)
         if isinstance(first, ir.StreamError):
@@ -195,39 +222,36 @@ class Dispatcher:
             raise UpstreamError(provider.name, status, f"{provider.name} stream failed: {first.message}")
 
         renderer = call.inbound.stream_renderer(call.request)
+
+        def render(chunk: bytes, events: list[ir.Event]) -> bytes:
+            if passthrough:  # same dialect: the upstream's bytes go out untouched, only watched
+                return chunk
+            return b"".join([renderer.render(e) for e in events])
+
         out = web.StreamResponse(headers={"Content-Type": renderer.content_type, "Cache-Control": "no-cache"})
         await out.prepare(http)
-        usage: ir.Usage | None = None
-
-        produced = 0
-
-        async def send(events: list[ir.Event]) -> None:
-            nonlocal usage, produced
-            for event in events:
-                if isinstance(event, (ir.TextDelta, ir.ToolArgsDelta)):
-                    produced += len(event.text if isinstance(event, ir.TextDelta) else event.partial_json)
-                elif isinstance(event, ir.ThinkingDelta):
-                    produced += len(event.text)
-                elif isinstance(event, ir.Finish):
-                    if event.usage.input_tokens == event.usage.output_tokens == 0:
-                        event.usage = estimated_usage(call.request, produced)
-                    usage = event.usage
-            data = b"".join([renderer.render(e) for e in events])
-            if data:
-                await out.write(data)
-
-        await send(pending)
+        await out.write(render(b"".join(head), pending))
         if not ended:
             try:
                 async for chunk in chunks:
-                    await send(parser.feed(chunk))
-                await send(parser.close())
-            except (aiohttp.ClientError, asyncio.TimeoutError) as error:
-                await send([ir.StreamError(Kind.UPSTREAM.value, f"{provider.name} stream broke: {_reason(error)}")])
-        if usage is not None:
-            self.ledger.record(credential, target.model, usage)
+                    data = render(chunk, watch.feed(chunk))
+                    if data:
+                        await out.write(data)
+                tail = watch.close()
+            except (TimeoutError, aiohttp.ClientError) as error:
+                tail = [ir.StreamError(Kind.UPSTREAM.value, f"{provider.name} stream broke: {_reason(error)}")]
+            # Pass-through already relayed the upstream's own ending; only a break needs telling.
+            tail = [e for e in tail if not passthrough or isinstance(e, ir.StreamError)]
+            if tail:
+                await out.write(b"".join([renderer.render(e) for e in tail]))
+        if watch.usage is not None:
+            self.ledger.record(credential, target.model, watch.usage)
         await out.write_eof()
         return out
+
+    @staticmethod
+    def _passthrough(call: Call, provider: Provider) -> bool:
+        return call.raw is not None and call.inbound.name == provider.dialect.name
 
     def _wait_time(self, targets: list[Target], deadline: float) -> float | None:
         """Seconds until some candidate frees up, if that is before the deadline."""
@@ -290,6 +314,45 @@ class Dispatcher:
             headers=headers,
             details={"model": call.request.model, "providers": names, "counts": counts, "recent_statuses": statuses},
         )
+
+
+class _Watcher:
+    """Parses upstream bytes into ir events and notes the usage; a parser crash ends the stream cleanly."""
+
+    def __init__(self, parser: StreamParser, request: ir.Request) -> None:
+        self._parser = parser
+        self._request = request
+        self._produced = 0
+        self.usage: ir.Usage | None = None
+        self.broken = False
+
+    def feed(self, chunk: bytes) -> list[ir.Event]:
+        return self._watch(self._parser.feed, chunk)
+
+    def close(self) -> list[ir.Event]:
+        return self._watch(lambda _: self._parser.close(), b"")
+
+    def _watch(self, step: Callable[[bytes], list[ir.Event]], chunk: bytes) -> list[ir.Event]:
+        if self.broken:
+            return []
+        try:
+            events = step(chunk)
+        except (ValueError, TypeError, KeyError, AttributeError, IndexError) as error:
+            self.broken = True
+            log.warning("unreadable upstream stream: %s", _reason(error))
+            return [ir.StreamError(Kind.UPSTREAM.value, f"the upstream sent an unreadable stream event ({_reason(error)})")]
+        for event in events:
+            if isinstance(event, ir.TextDelta):
+                self._produced += len(event.text)
+            elif isinstance(event, ir.ToolArgsDelta):
+                self._produced += len(event.partial_json)
+            elif isinstance(event, ir.ThinkingDelta):
+                self._produced += len(event.text)
+            elif isinstance(event, ir.Finish):
+                if event.usage.input_tokens == event.usage.output_tokens == 0:
+                    event.usage = estimated_usage(self._request, self._produced)
+                self.usage = event.usage
+        return events
 
 
 def estimated_usage(request: ir.Request, output_chars: int) -> ir.Usage:

@@ -39,7 +39,7 @@ def split_variant(name: str) -> tuple[str, ir.Reasoning | None]:
         return match.group("name"), ir.Reasoning(effort="none" if budget == 0 else None, budget=budget or None)
     if variant not in LEVELS:
         raise GatewayError(400, Kind.INVALID_REQUEST, f"model variant ({variant}) is not one of {', '.join(LEVELS)} or a token budget")
-    return match.group("name"), ir.Reasoning(effort=variant)  # type: ignore[arg-type]
+    return match.group("name"), ir.Reasoning(effort=variant)
 
 
 class ModelResolver:

@@ -72,7 +72,8 @@ class Pool:
 
     def _decayed(self, credential: Credential, now: float) -> float:
         stat = self._stat(credential)
-        return stat.recent_failures * 0.5 ** ((now - stat.last_failure) / 60.0)
+        decay: float = 0.5 ** ((now - stat.last_failure) / 60.0)
+        return stat.recent_failures * decay
 
     def used(self, credential: Credential, session: str | None, ok: bool) -> None:
         now = self._clock()

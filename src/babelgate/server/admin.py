@@ -57,7 +57,8 @@ def table(providers: list[dict[str, Any]]) -> str:
     for provider in providers:
         for cred in provider["credentials"]:
             cooldowns = ", ".join(
-                f"{c['model']}:{c['reason']}" + ("" if c["remaining_seconds"] is None else f" {c['remaining_seconds']}s") for c in cred["cooldowns"]
+                f"{c['model']}:{c['reason']}" + ("" if c["remaining_seconds"] is None else f" {c['remaining_seconds']}s")
+                for c in cred["cooldowns"]
             )
             last = cred["last_error"]
             rows.append(

@@ -29,23 +29,23 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 def _gemini() -> Dialect:
     from babelgate.dialects import gemini
 
-    return gemini  # type: ignore[return-value]
+    return gemini
 
 
 def _responses() -> Dialect:
     from babelgate.dialects import openai_responses
 
-    return openai_responses  # type: ignore[return-value]
+    return openai_responses
 
 
 def dialect_for_path(path: str) -> Dialect:
     if path.startswith("/v1/chat/completions"):
-        return openai_chat  # type: ignore[return-value]
+        return openai_chat
     if path.startswith("/v1/responses"):
         return _responses()
     if path.startswith("/v1beta/") or (path.startswith("/v1/models/") and ":" in path):
         return _gemini()
-    return anthropic  # type: ignore[return-value]
+    return anthropic
 
 
 def _client_key(request: web.Request) -> str | None:
@@ -76,7 +76,9 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     except web.HTTPRequestEntityTooLarge as error:
         response = error_response(dialect, GatewayError(413, Kind.TOO_LARGE, f"request body is too large: {error.text}"))
     except web.HTTPException as error:
-        response = error_response(dialect, GatewayError(error.status, Kind.INVALID_REQUEST if error.status < 500 else Kind.UPSTREAM, error.reason))
+        response = error_response(
+            dialect, GatewayError(error.status, Kind.INVALID_REQUEST if error.status < 500 else Kind.UPSTREAM, error.reason)
+        )
     except Exception as exc:  # a bug of ours: never a traceback to the client
         response = internal_error(dialect, request, exc)
     log.info("%s %s %s %.1fms", request.method, request.path, response.status, (time.perf_counter() - started) * 1000)
@@ -99,12 +101,12 @@ async def _json_body(request: web.Request) -> dict[str, Any]:
 async def _serve(request: web.Request, dialect: Dialect, model: str | None = None, stream: bool | None = None) -> web.StreamResponse:
     gateway = request.app[GATEWAY]
     body = await _json_body(request)
-    call = Call(dialect, dialect.parse_request(body, model, stream), {k.lower(): v for k, v in request.headers.items()})
+    call = Call(dialect, dialect.parse_request(body, model, stream), {k.lower(): v for k, v in request.headers.items()}, raw=body)
     return await gateway.dispatcher.handle(request, call)
 
 
 async def messages(request: web.Request) -> web.StreamResponse:
-    return await _serve(request, anthropic)  # type: ignore[arg-type]
+    return await _serve(request, anthropic)
 
 
 async def count_tokens(request: web.Request) -> web.StreamResponse:
@@ -114,7 +116,7 @@ async def count_tokens(request: web.Request) -> web.StreamResponse:
 
 
 async def chat_completions(request: web.Request) -> web.StreamResponse:
-    return await _serve(request, openai_chat)  # type: ignore[arg-type]
+    return await _serve(request, openai_chat)
 
 
 async def responses(request: web.Request) -> web.StreamResponse:
@@ -128,7 +130,9 @@ async def gemini_action(request: web.Request) -> web.StreamResponse:
         parsed = _gemini().parse_request(await _json_body(request), model, False)
         return web.json_response({"totalTokens": tokens.estimate(parsed)}, dumps=_dumps)
     if action not in ("generateContent", "streamGenerateContent"):
-        raise GatewayError(404, Kind.NOT_FOUND, f"unknown method {action!r}; expected generateContent, streamGenerateContent or countTokens")
+        raise GatewayError(
+            404, Kind.NOT_FOUND, f"unknown method {action!r}; expected generateContent, streamGenerateContent or countTokens"
+        )
     return await _serve(request, _gemini(), model, action == "streamGenerateContent")
 
 
