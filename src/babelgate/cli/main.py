@@ -12,10 +12,12 @@ import typer
 from rich.console import Console
 
 from babelgate import config as config_module
+from babelgate.cli import accounts
 from babelgate.config import Config, ConfigError
 from babelgate.routing.models import ModelResolver
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="babelgate: any AI client, any model, one port.")
+app.add_typer(accounts.app, name="accounts")
 console = Console(stderr=True)
 
 

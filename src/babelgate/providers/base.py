@@ -65,6 +65,12 @@ class Provider:
         self.credentials = [self._credential(i, spec) for i, spec in enumerate(config.api_keys)] or [Credential(f"{name}#0", name, "")]
         self._session: aiohttp.ClientSession | None = None
 
+    def add_credential(self, name: str, key: str) -> None:
+        """A key added with `babelgate accounts add` (kept in the store, not the config)."""
+        if self.credentials == [Credential(f"{self.name}#0", self.name, "")]:
+            self.credentials = []
+        self.credentials.append(Credential(f"{self.name}#{name}", self.name, key))
+
     def _credential(self, index: int, spec: str | KeySpec) -> Credential:
         if isinstance(spec, str):
             return Credential(f"{self.name}#{index}", self.name, spec)

@@ -162,6 +162,10 @@ class CooldownBook:
             if current is None or entry.until > current.until:
                 self._entries[key] = entry
 
+    def replace(self, entries: Iterable[Entry]) -> None:
+        """Make the saved entries the whole truth (another process may have cleared some)."""
+        self._entries = {(e.credential, e.model): e for e in entries}
+
     def active_counts(self) -> dict[Reason, int]:
         """How many entries are in force now, per reason."""
         now = self._clock()

@@ -15,7 +15,7 @@ import hashlib
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,18 +24,20 @@ import orjson
 from aiohttp import web
 
 from babelgate import ir, tokens
-from babelgate.config import Config
+from babelgate.config import Config, Strategy
 from babelgate.dialects.base import Dialect, StreamParser
 from babelgate.errors import GatewayError, Kind, UpstreamError
 from babelgate.observe.usage import UsageLedger
 from babelgate.providers.base import Credential, Provider
 from babelgate.routing.classify import Reason, classify
-from babelgate.routing.cooldown import CooldownBook
+from babelgate.routing.cooldown import CooldownBook, Entry
 from babelgate.routing.models import ModelResolver, Target
 from babelgate.routing.pool import Pool
+from babelgate.store.base import Store
 
 log = logging.getLogger("babelgate.dispatch")
 WAITS_PER_REQUEST = 2
+STICKY_TTL = 24 * 3600.0
 COOLING_REASONS = {Reason.QUOTA, Reason.RATE_LIMIT}
 # Past this many seconds to the reset, tell clients not to retry on their own (Claude Code
 # would otherwise back off for minutes in silence); the message says when to come back.
@@ -50,8 +52,12 @@ class Call:
     request: ir.Request
     headers: dict[str, str]
     raw: dict[str, Any] | None = None  # the client's body, for same-dialect pass-through
-    session: str | None = None
+    session: str = ""
     failures: list[tuple[Target, Credential, UpstreamError]] = field(default_factory=list)
+
+
+def strategy_of(provider: Provider, config: Config) -> Strategy:
+    return provider.config.strategy or config.routing.strategy
 
 
 def session_key(request: ir.Request, headers: dict[str, str]) -> str:
@@ -72,14 +78,21 @@ def session_key(request: ir.Request, headers: dict[str, str]) -> str:
 
 
 class Dispatcher:
-    def __init__(self, config: Config, providers: dict[str, Provider], book: CooldownBook, pool: Pool, ledger: UsageLedger) -> None:
+    def __init__(
+        self, config: Config, providers: dict[str, Provider], book: CooldownBook, pool: Pool, ledger: UsageLedger, store: Store
+    ) -> None:
         self.config = config
         self.providers = providers
         self.resolver = ModelResolver(config)
         self.book = book
         self.pool = pool
         self.ledger = ledger
+        self.store = store
         self.last_error: dict[str, tuple[int, str, float]] = {}
+        # Cooldown changes not yet written to the store (the gateway's sync takes them).
+        self.dirty: dict[tuple[str, str], Entry] = {}
+        self.cleared: set[tuple[str, str]] = set()
+        self._background: set[asyncio.Task[None]] = set()
 
     async def handle(self, http: web.Request, call: Call) -> web.StreamResponse:
         targets, variant = self.resolver.resolve(call.request.model)
@@ -90,7 +103,11 @@ class Dispatcher:
         for _ in range(WAITS_PER_REQUEST + 1):
             for target in targets:
                 provider = self.providers[target.provider]
-                strategy = provider.config.strategy or self.config.routing.strategy
+                strategy = strategy_of(provider, self.config)
+                if strategy == "sticky" and self.pool.binding(call.session) is None:
+                    bound = await self.store.get_binding(call.session)
+                    if bound is not None:
+                        self.pool.bind(call.session, bound)
                 for credential in self.pool.order(provider.credentials, strategy, call.session):
                     if self.book.blocked(credential.id, target.model) is not None:
                         continue
@@ -112,7 +129,9 @@ class Dispatcher:
             response = await self._attempt(http, call, target, provider, credential)
         except UpstreamError as error:
             failure = classify(error.upstream_status, error.upstream_headers, error.body, error.message)
-            self.book.record_failure(credential.id, target.model, failure)
+            entry = self.book.record_failure(credential.id, target.model, failure)
+            if entry is not None:
+                self.dirty[(entry.credential, entry.model)] = entry
             self.last_error[credential.id] = (error.upstream_status, error.message, time.time())
             self.pool.used(credential, call.session, ok=False)
             call.failures.append((target, credential, error))
@@ -127,9 +146,17 @@ class Dispatcher:
             if not failure.retryable:
                 raise
             return None
-        self.book.record_success(credential.id, target.model)
+        for dropped in self.book.record_success(credential.id, target.model):
+            self.cleared.add((dropped.credential, dropped.model))
+        if strategy_of(provider, self.config) == "sticky" and call.session and self.pool.binding(call.session) != credential.id:
+            self._in_background(self.store.set_binding(call.session, credential.id, STICKY_TTL))
         self.pool.used(credential, call.session, ok=True)
         return response
+
+    def _in_background(self, job: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(job)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     def _prepare(self, call: Call, target: Target, provider: Provider) -> ir.Request:
         request = call.request

@@ -15,7 +15,7 @@ from babelgate.routing.pool import Pool
 from babelgate.store.base import Store
 
 log = logging.getLogger("babelgate.gateway")
-FLUSH_SECONDS = 5.0
+SYNC_SECONDS = 2.0
 
 
 def open_store(config: Config) -> Store:
@@ -32,41 +32,52 @@ class Gateway:
         self.pool = Pool()
         self.ledger = UsageLedger()
         self.store = store or open_store(config)
-        self.dispatcher = Dispatcher(config, self.providers, self.book, self.pool, self.ledger)
-        self._flusher: asyncio.Task[None] | None = None
-        self._saved: set[Any] = set()
+        self.dispatcher = Dispatcher(config, self.providers, self.book, self.pool, self.ledger, self.store)
+        self._syncer: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
+        for provider_name, name, key in await self.store.credentials():
+            provider = self.providers.get(provider_name)
+            if provider is None:
+                log.warning("stored credential %s#%s names no configured provider; ignored", provider_name, name)
+            else:
+                provider.add_credential(name, key)
         self.book.restore(await self.store.load_cooldowns())
-        self._flusher = asyncio.create_task(self._flush_forever())
+        self._syncer = asyncio.create_task(self._sync_forever())
 
     async def stop(self) -> None:
-        if self._flusher is not None:
-            self._flusher.cancel()
-        await self.flush()
+        if self._syncer is not None:
+            self._syncer.cancel()
+        await self.sync()
         for provider in self.providers.values():
             await provider.close()
         await self.store.close()
 
-    async def flush(self) -> None:
-        """Write cooldown changes and usage increments to the store (off the event loop)."""
-        entries = self.book.snapshot()
-        current = {(e.credential, e.model) for e in entries}
-        for entry in entries:
-            await self.store.save_cooldown(entry)
-        for credential, model in self._saved - current:
+    async def sync(self) -> None:
+        """Write this process's cooldown changes and usage, then adopt the store's cooldowns.
+
+        The store is the shared truth: other workers' cooldowns arrive here, and a credential
+        cleared by `babelgate accounts verify` comes back into service.
+        """
+        dispatcher = self.dispatcher
+        dirty, dispatcher.dirty = dispatcher.dirty, {}
+        cleared, dispatcher.cleared = dispatcher.cleared, set()
+        for credential, model in cleared - dirty.keys():
             await self.store.delete_cooldowns(credential, model)
-        self._saved = current
+        for entry in dirty.values():
+            await self.store.save_cooldown(entry)
         for (credential, model, day), tally in self.ledger.drain().items():
             await self.store.add_usage(credential, model, day, tally.requests, tally.input_tokens, tally.output_tokens)
+        self.book.replace(await self.store.load_cooldowns())
+        self.book.restore(dispatcher.dirty.values())  # recorded while we were writing
 
-    async def _flush_forever(self) -> None:
+    async def _sync_forever(self) -> None:
         while True:
-            await asyncio.sleep(FLUSH_SECONDS)
+            await asyncio.sleep(SYNC_SECONDS)
             try:
-                await self.flush()
+                await self.sync()
             except Exception:
-                log.exception("could not write state to the store")
+                log.exception("could not sync state with the store")
 
     def admin_routes(self) -> list[tuple[str, str, Any]]:
         from babelgate.server.admin import account_limits_handler

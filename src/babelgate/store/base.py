@@ -50,4 +50,16 @@ class Store(Protocol):
         """The day's counters, sorted by credential then model."""
         ...
 
+    async def add_credential(self, provider: str, name: str, key: str) -> None:
+        """Add (or replace) a key added with `babelgate accounts add`."""
+        ...
+
+    async def remove_credential(self, provider: str, name: str) -> bool:
+        """Remove a stored key; False when there was none of that name."""
+        ...
+
+    async def credentials(self) -> list[tuple[str, str, str]]:
+        """Stored keys as (provider, name, key), sorted."""
+        ...
+
     async def close(self) -> None: ...

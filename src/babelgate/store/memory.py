@@ -15,6 +15,7 @@ class MemoryStore:
         self._cooldowns: dict[tuple[str, str], Entry] = {}
         self._bindings: dict[str, tuple[str, float]] = {}
         self._usage: dict[tuple[str, str, str], tuple[int, int, int]] = {}
+        self._credentials: dict[tuple[str, str], str] = {}
 
     async def load_cooldowns(self) -> list[Entry]:
         return list(self._cooldowns.values())
@@ -46,6 +47,15 @@ class MemoryStore:
     async def usage_for_day(self, day: str) -> list[Usage]:
         rows = [Usage(cred, model, d, *counts) for (cred, model, d), counts in self._usage.items() if d == day]
         return sorted(rows, key=lambda row: (row.credential, row.model))
+
+    async def add_credential(self, provider: str, name: str, key: str) -> None:
+        self._credentials[(provider, name)] = key
+
+    async def remove_credential(self, provider: str, name: str) -> bool:
+        return self._credentials.pop((provider, name), None) is not None
+
+    async def credentials(self) -> list[tuple[str, str, str]]:
+        return sorted((p, n, k) for (p, n), k in self._credentials.items())
 
     async def close(self) -> None:
         return None

@@ -46,6 +46,12 @@ CREATE TABLE IF NOT EXISTS bindings (
     expires     REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS bindings_expires ON bindings (expires);
+CREATE TABLE IF NOT EXISTS credentials (
+    provider TEXT NOT NULL,
+    name     TEXT NOT NULL,
+    key      TEXT NOT NULL,
+    PRIMARY KEY (provider, name)
+);
 CREATE TABLE IF NOT EXISTS usage (
     day           TEXT NOT NULL,
     credential    TEXT NOT NULL,
@@ -123,6 +129,19 @@ class SqliteStore:
             (day,),
         )
         return [Usage(*row) for row in rows]
+
+    # Credentials added with `babelgate accounts add`.
+
+    async def add_credential(self, provider: str, name: str, key: str) -> None:
+        await self._run(_execute, "INSERT OR REPLACE INTO credentials VALUES (?, ?, ?)", (provider, name, key))
+
+    async def remove_credential(self, provider: str, name: str) -> bool:
+        rows = await self._run(_query, "DELETE FROM credentials WHERE provider = ? AND name = ? RETURNING name", (provider, name))
+        return bool(rows)
+
+    async def credentials(self) -> list[tuple[str, str, str]]:
+        rows = await self._run(_query, "SELECT provider, name, key FROM credentials ORDER BY provider, name", ())
+        return [(str(p), str(n), str(k)) for p, n, k in rows]
 
     # Lifecycle: everything below runs the connection on the worker thread only.
 
