@@ -145,14 +145,14 @@ def verify(provider: str | None = typer.Argument(None, help="Only this provider.
             verdicts = await verify_all(providers)
             entries = await store.load_cooldowns()
             for verdict in verdicts:
-                credential = verdict.credential.id
+                cred_id = verdict.credential.id
                 if verdict.ok:
                     for entry in entries:
-                        if entry.credential == credential and entry.reason in (Reason.AUTH, Reason.PERMISSION):
-                            await store.delete_cooldowns(credential, entry.model)
+                        if entry.credential == cred_id and entry.reason in (Reason.AUTH, Reason.PERMISSION):
+                            await store.delete_cooldowns(cred_id, entry.model)
                 elif verdict.invalid:
                     reason = Reason.AUTH if verdict.status == 401 else Reason.PERMISSION
-                    await store.save_cooldown(Entry(credential, ALL_MODELS, reason, math.inf, 1, verdict.status))
+                    await store.save_cooldown(Entry(cred_id, ALL_MODELS, reason, math.inf, 1, verdict.status))
         finally:
             await store.close()
         table = Table("provider", "credential", "key", "result", "status", "detail")
