@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,6 +16,8 @@ from babelgate.server.app import build_app
 from babelgate.server.gateway import Gateway
 from babelgate.store.memory import MemoryStore
 from tests.fakes.upstream import FakeUpstream
+from tests.support.llama_server import LlamaServer, start_llama_server
+from tests.support.tiny_gguf import build_tiny_gguf
 
 
 @dataclass
@@ -47,6 +50,21 @@ async def upstream() -> AsyncIterator[FakeUpstream]:
     fake = await FakeUpstream().start()
     yield fake
     await fake.stop()
+
+
+LLAMA_ALIAS = "tiny-llama"
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_gguf(tmp_path_factory.mktemp("models") / "tiny.gguf")
+
+
+@pytest.fixture(scope="session")
+def llama_server(tiny_model: Path) -> Iterator[LlamaServer]:
+    """One real llama.cpp server (llama-cpp-python) for the whole session; Claude Code prompts need n_ctx >= 8192."""
+    with start_llama_server(tiny_model, LLAMA_ALIAS, n_ctx=16384) as server:
+        yield server
 
 
 GatewayFactory = Callable[..., Awaitable[RunningGateway]]

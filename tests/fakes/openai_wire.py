@@ -11,8 +11,17 @@ from tests.fakes.upstream import Reply
 CREATED = 1_760_000_000
 
 
-def completion(content: str | None = "Hello!", *, tool_calls: list[dict[str, Any]] | None = None, finish: str = "stop",
-               reasoning: str | None = None, prompt: int = 12, completion_tokens: int = 5, cached: int = 0, model: str = "gpt-5") -> dict[str, Any]:
+def completion(
+    content: str | None = "Hello!",
+    *,
+    tool_calls: list[dict[str, Any]] | None = None,
+    finish: str = "stop",
+    reasoning: str | None = None,
+    prompt: int = 12,
+    completion_tokens: int = 5,
+    cached: int = 0,
+    model: str = "gpt-5",
+) -> dict[str, Any]:
     message: dict[str, Any] = {"role": "assistant", "content": content, "refusal": None}
     if tool_calls:
         message["tool_calls"] = tool_calls
@@ -84,7 +93,9 @@ def tool_stream(name: str, arguments: str, call_id: str = "call_1", text: str = 
         chunks.append(chunk({"tool_calls": [{"index": 0, "type": "function", "function": {"name": name, "arguments": ""}}]}))
         chunks.append(chunk({"tool_calls": [{"index": 0, "id": call_id, "function": {"arguments": arguments[:3]}}]}))
     else:
-        chunks.append(chunk({"tool_calls": [{"index": 0, "id": call_id, "type": "function", "function": {"name": name, "arguments": arguments[:3]}}]}))
+        chunks.append(
+            chunk({"tool_calls": [{"index": 0, "id": call_id, "type": "function", "function": {"name": name, "arguments": arguments[:3]}}]})
+        )
     rest = arguments[3:]
     for i in range(0, len(rest), 5):
         chunks.append(chunk({"tool_calls": [{"index": 0, "function": {"arguments": rest[i : i + 5]}}]}))
@@ -101,5 +112,7 @@ def stream_reply(chunks: list[dict[str, Any]], *, split: int | None = None, done
     return Reply(chunks=[body[i : i + split] for i in range(0, len(body), split)])
 
 
-def error(status: int, message: str, kind: str = "invalid_request_error", code: str | None = None, headers: dict[str, str] | None = None) -> Reply:
+def error(
+    status: int, message: str, kind: str = "invalid_request_error", code: str | None = None, headers: dict[str, str] | None = None
+) -> Reply:
     return Reply(status, {"error": {"message": message, "type": kind, "param": None, "code": code}}, headers=headers or {})
