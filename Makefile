@@ -6,6 +6,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 NODE_DIR := .cache/node
 CLAUDE_CODE_VERSION := 2.1.328
+CODEX_VERSION := 0.169.0
+GEMINI_CLI_VERSION := 0.61.0
+NODE_CLIENTS := @anthropic-ai/claude-code@$(CLAUDE_CODE_VERSION) @openai/codex@$(CODEX_VERSION) @google/gemini-cli@$(GEMINI_CLI_VERSION)
+NODE_STAMP := $(NODE_DIR)/.installed-$(CLAUDE_CODE_VERSION)-$(CODEX_VERSION)-$(GEMINI_CLI_VERSION)
 # llama-cpp-python has no wheel: pip compiles it once and keeps the wheel in its cache.
 export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF
 
@@ -27,13 +31,13 @@ install: $(VENV)/.installed
 
 dev: $(VENV)/.installed-dev
 
-$(NODE_DIR)/.installed-$(CLAUDE_CODE_VERSION):
+$(NODE_STAMP):
 	command -v npm >/dev/null || (apt-get update && apt-get install -y nodejs npm)
 	mkdir -p $(NODE_DIR)
-	npm install --prefix $(NODE_DIR) --no-audit --no-fund --loglevel=error @anthropic-ai/claude-code@$(CLAUDE_CODE_VERSION)
+	npm install --prefix $(NODE_DIR) --no-audit --no-fund --loglevel=error $(NODE_CLIENTS)
 	touch $@
 
-node-clients: $(NODE_DIR)/.installed-$(CLAUDE_CODE_VERSION)
+node-clients: $(NODE_STAMP)
 
 run: install
 	$(BIN)/babelgate serve

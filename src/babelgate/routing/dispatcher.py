@@ -33,6 +33,7 @@ from babelgate.routing.classify import Reason, classify
 from babelgate.routing.cooldown import CooldownBook, Entry
 from babelgate.routing.models import ModelResolver, Target
 from babelgate.routing.pool import Pool
+from babelgate.routing.signatures import SignatureCache
 from babelgate.store.base import Store
 
 log = logging.getLogger("babelgate.dispatch")
@@ -88,6 +89,7 @@ class Dispatcher:
         self.pool = pool
         self.ledger = ledger
         self.store = store
+        self.signatures = SignatureCache()
         self.last_error: dict[str, tuple[int, str, float]] = {}
         # Cooldown changes not yet written to the store (the gateway's sync takes them).
         self.dirty: dict[tuple[str, str], Entry] = {}
@@ -173,6 +175,7 @@ class Dispatcher:
             assert call.raw is not None
             body = orjson.dumps(provider.dialect.passthrough(call.raw, request, target.model))
         else:
+            self.signatures.restore(request)
             body = orjson.dumps(provider.dialect.encode_request(request, target.model, provider.options))
         url = provider.url(target.model, request.stream)
         try:
@@ -217,6 +220,7 @@ class Dispatcher:
         except (TimeoutError, ValueError, TypeError, KeyError, AttributeError, aiohttp.ClientError) as error:
             raise UpstreamError(provider.name, 502, f"{provider.name} sent an unreadable response: {_reason(error)}") from None
         self.ledger.record(credential, target.model, response.usage)
+        self.signatures.remember_parts(response.parts)
         if self._passthrough(call, provider):
             return web.Response(body=raw, content_type="application/json")
         response.model = call.request.model
@@ -226,7 +230,7 @@ class Dispatcher:
         self, http: web.Request, call: Call, target: Target, credential: Credential, provider: Provider, upstream: aiohttp.ClientResponse
     ) -> web.StreamResponse:
         passthrough = self._passthrough(call, provider)
-        watch = _Watcher(provider.dialect.stream_parser(), call.request)
+        watch = _Watcher(provider.dialect.stream_parser(), call.request, self.signatures)
         chunks = upstream.content.iter_any()
         # Read until the first real event: an early upstream error can still fail over.
         head: list[bytes] = []
@@ -346,8 +350,9 @@ class Dispatcher:
 class _Watcher:
     """Parses upstream bytes into ir events and notes the usage; a parser crash ends the stream cleanly."""
 
-    def __init__(self, parser: StreamParser, request: ir.Request) -> None:
+    def __init__(self, parser: StreamParser, request: ir.Request, signatures: SignatureCache) -> None:
         self._parser = parser
+        self._signatures = signatures
         self._request = request
         self._produced = 0
         self.usage: ir.Usage | None = None
@@ -375,6 +380,8 @@ class _Watcher:
                 self._produced += len(event.partial_json)
             elif isinstance(event, ir.ThinkingDelta):
                 self._produced += len(event.text)
+            elif isinstance(event, ir.BlockStart) and event.signature:
+                self._signatures.remember(event.id, event.signature)
             elif isinstance(event, ir.Finish):
                 if event.usage.input_tokens == event.usage.output_tokens == 0:
                     event.usage = estimated_usage(self._request, self._produced)
