@@ -6,6 +6,7 @@ import asyncio
 import logging
 import multiprocessing
 import os
+import signal
 from pathlib import Path
 
 import typer
@@ -76,11 +77,12 @@ def _run_worker(cfg: Config, reuse_port: bool, log_level: str) -> None:
     try:
         import uvloop
 
-        uvloop.install()
+        loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
     except ImportError:
-        pass
+        loop = asyncio.new_event_loop()
     web.run_app(
         build_app(cfg),
+        loop=loop,
         host=cfg.server.host,
         port=cfg.server.port,
         handler_cancellation=True,
@@ -113,16 +115,25 @@ def serve(
     if workers == 1:
         _run_worker(cfg, False, log_level)
         return
+    _supervise(cfg, workers, log_level)
+
+
+def _supervise(cfg: Config, workers: int, log_level: str) -> None:
+    """Start the workers (they share the port with SO_REUSEPORT) and stop them all together."""
     context = multiprocessing.get_context("spawn")
     processes = [context.Process(target=_run_worker, args=(cfg, True, log_level), daemon=True) for _ in range(workers)]
     for process in processes:
         process.start()
-    try:
+
+    def stop(signum: int, frame: object) -> None:
         for process in processes:
-            process.join()
-    except KeyboardInterrupt:
-        for process in processes:
-            process.terminate()
+            if process.is_alive():
+                process.terminate()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    for process in processes:
+        process.join()
 
 
 @app.command()
