@@ -66,9 +66,12 @@ def base_env(home: Path) -> dict[str, str]:
 async def test_zero_config_serve_prints_what_it_found(tmp_path: Path) -> None:
     port = free_port()
     env = {**base_env(tmp_path), "OPENAI_API_KEY": "sk-from-env-123456", "DEEPSEEK_API_KEY": "sk-deepseek-abcdef"}
-    async with serving(env=env, port=port) as (_, lines):
-        async with aiohttp.ClientSession() as session, session.get(f"http://127.0.0.1:{port}/v1/models") as response:
-            ids = [m["id"] for m in (await response.json())["data"]]
+    async with (
+        serving(env=env, port=port) as (_, lines),
+        aiohttp.ClientSession() as session,
+        session.get(f"http://127.0.0.1:{port}/v1/models") as response,
+    ):
+        ids = [m["id"] for m in (await response.json())["data"]]
     output = "\n".join(lines)
     assert "No config file found" in output
     assert "openai: openai at https://api.openai.com/v1" in output and "deepseek" in output
