@@ -33,11 +33,18 @@ def inbound(path: str, body: dict[str, Any]) -> ir.Request:
 
 
 def texts(request: ir.Request) -> str:
-    return orjson.dumps([p.text for p in request.system] + [p.text for m in request.messages for p in m.parts if isinstance(p, ir.TextPart)]).decode()
+    return orjson.dumps(
+        [p.text for p in request.system] + [p.text for m in request.messages for p in m.parts if isinstance(p, ir.TextPart)]
+    ).decode()
 
 
 def results(request: ir.Request) -> list[str]:
-    return ["\n".join(c.text for c in p.content if isinstance(c, ir.TextPart)) for m in request.messages for p in m.parts if isinstance(p, ir.ToolResultPart)]
+    return [
+        "\n".join(c.text for c in p.content if isinstance(c, ir.TextPart))
+        for m in request.messages
+        for p in m.parts
+        if isinstance(p, ir.ToolResultPart)
+    ]
 
 
 def calls(request: ir.Request) -> list[tuple[str, str]]:
