@@ -354,8 +354,13 @@ def render_error(error: GatewayError) -> dict[str, Any]:
 # ---- speaking to an Anthropic upstream ---------------------------------------------------
 
 
+def _signed_here(part: ir.Part) -> bool:
+    """Anthropic rejects thinking it did not sign: other models' reasoning stays behind."""
+    return not isinstance(part, ir.ThinkingPart) or (part.family == "anthropic" and bool(part.signature))
+
+
 def _encode_message(message: ir.Message) -> dict[str, Any]:
-    blocks = [b for b in (_render_part(p) for p in message.parts) if b is not None]
+    blocks = [b for b in (_render_part(p) for p in message.parts if _signed_here(p)) if b is not None]
     return {"role": message.role, "content": blocks}
 
 
