@@ -31,11 +31,11 @@ from typing import Any, Literal
 import orjson
 
 from babelgate import ir, sse
-from babelgate.dialects import openai_chat
 from babelgate.dialects._check import field, items, need, one_of
 from babelgate.dialects.anthropic import thinking_budget
 from babelgate.dialects.base import EncodeOptions
 from babelgate.dialects.gemini_schema import clean_schema, to_json_schema
+from babelgate.dialects.parts import load_arguments
 from babelgate.errors import BadRequest, GatewayError, Kind
 
 name = "gemini"
@@ -382,7 +382,7 @@ class Renderer:
 
     def _call(self, index: int) -> bytes:
         start, chunks = self._calls.pop(index)
-        call = ir.ToolCallPart(start.id, start.name, openai_chat._load_arguments("".join(chunks)), start.signature)
+        call = ir.ToolCallPart(start.id, start.name, load_arguments("".join(chunks)), start.signature)
         return self._frame(_model_parts([call]))
 
 

@@ -13,6 +13,7 @@ import orjson
 from babelgate import ir, sse
 from babelgate.dialects._check import field, items, need, one_of
 from babelgate.dialects.base import EncodeOptions
+from babelgate.dialects.parts import data_url, load_arguments, parse_data_url, tool_result_text
 from babelgate.errors import BadRequest, GatewayError, Kind
 
 name = "openai"
@@ -46,27 +47,6 @@ ERROR_TYPES: dict[Kind, str] = {
 EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh")
 
 
-def _data_url(part: ir.MediaPart) -> str:
-    return part.url if part.url is not None else f"data:{part.media_type};base64,{part.data}"
-
-
-def _parse_data_url(url: str, kind: str) -> ir.MediaPart:
-    if url.startswith("data:") and ";base64," in url:
-        header, data = url[5:].split(";base64,", 1)
-        return ir.MediaPart(header or "application/octet-stream", data=data, kind=kind)  # type: ignore[arg-type]
-    return ir.MediaPart("image/jpeg" if kind == "image" else "application/pdf", url=url, kind=kind)  # type: ignore[arg-type]
-
-
-def _load_arguments(raw: str) -> dict[str, Any]:
-    if not raw.strip():
-        return {}
-    try:
-        value = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return {"_raw_arguments": raw}
-    return value if isinstance(value, dict) else {"value": value}
-
-
 # ---- parsing a client request ----------------------------------------------------------
 
 
@@ -87,13 +67,13 @@ def _user_parts(content: Any, path: str) -> list[ir.Part]:
             url = image.get("url") if isinstance(image, dict) else image
             if not isinstance(url, str):
                 raise BadRequest(f"{where}.image_url.url", "field required")
-            parts.append(_parse_data_url(url, "image"))
+            parts.append(parse_data_url(url, "image"))
         elif kind == "file":
             file = need(item, "file", dict, where)
             data = field(file, "file_data", str, f"{where}.file")
             if data is None:
                 raise BadRequest(f"{where}.file.file_data", "only inline file_data is supported, not file_id")
-            parts.append(_parse_data_url(data, "document"))
+            parts.append(parse_data_url(data, "document"))
         else:
             raise BadRequest(f"{where}.type", f"unsupported content part type {kind!r}")
     return parts
@@ -109,7 +89,7 @@ def _assistant_parts(message: dict[str, Any], path: str) -> list[ir.Part]:
         function = need(call, "function", dict, where)
         arguments = field(function, "arguments", str, f"{where}.function") or ""
         parts.append(
-            ir.ToolCallPart(need(call, "id", str, where), need(function, "name", str, f"{where}.function"), _load_arguments(arguments))
+            ir.ToolCallPart(need(call, "id", str, where), need(function, "name", str, f"{where}.function"), load_arguments(arguments))
         )
     return parts
 
@@ -321,19 +301,14 @@ def _content(parts: Sequence[ir.Part]) -> str | list[dict[str, Any]]:
         if isinstance(part, ir.TextPart):
             blocks.append({"type": "text", "text": part.text})
         elif isinstance(part, ir.MediaPart) and part.kind == "image":
-            blocks.append({"type": "image_url", "image_url": {"url": _data_url(part)}})
+            blocks.append({"type": "image_url", "image_url": {"url": data_url(part)}})
         elif isinstance(part, ir.MediaPart) and part.media_type == "text/plain":
             blocks.append({"type": "text", "text": part.data or ""})
         elif isinstance(part, ir.MediaPart):
-            blocks.append({"type": "file", "file": {"filename": "document.pdf", "file_data": _data_url(part)}})
+            blocks.append({"type": "file", "file": {"filename": "document.pdf", "file_data": data_url(part)}})
     if all(b["type"] == "text" for b in blocks):
         return "\n\n".join(b["text"] for b in blocks)
     return blocks
-
-
-def _tool_result_text(result: ir.ToolResultPart) -> str:
-    text = "\n".join(p.text for p in result.content if isinstance(p, ir.TextPart))
-    return f"[tool error] {text}" if result.is_error else text
 
 
 def _encode_messages(request: ir.Request, options: EncodeOptions) -> list[dict[str, Any]]:
@@ -358,7 +333,7 @@ def _encode_messages(request: ir.Request, options: EncodeOptions) -> list[dict[s
         results = [p for p in message.parts if isinstance(p, ir.ToolResultPart)]
         rest = [p for p in message.parts if not isinstance(p, ir.ToolResultPart)]
         for result in results:
-            out.append({"role": "tool", "tool_call_id": result.call_id, "content": _tool_result_text(result)})
+            out.append({"role": "tool", "tool_call_id": result.call_id, "content": tool_result_text(result)})
             rest.extend(p for p in result.content if isinstance(p, ir.MediaPart))
         if rest:
             out.append({"role": "user", "content": _content(rest)})
@@ -439,7 +414,7 @@ def parse_response(body: dict[str, Any]) -> ir.Response:
     for call in message.get("tool_calls") or []:
         function = call.get("function") or {}
         call_id = str(call.get("id") or f"call_{uuid.uuid4().hex[:24]}")
-        parts.append(ir.ToolCallPart(call_id, str(function.get("name") or ""), _load_arguments(str(function.get("arguments") or ""))))
+        parts.append(ir.ToolCallPart(call_id, str(function.get("name") or ""), load_arguments(str(function.get("arguments") or ""))))
     has_calls = any(isinstance(p, ir.ToolCallPart) for p in parts)
     return ir.Response(
         id=str(body.get("id") or f"chatcmpl-{uuid.uuid4().hex}"),

@@ -29,6 +29,7 @@ from babelgate import ir, sse
 from babelgate.dialects import openai_chat
 from babelgate.dialects._check import field, items, need, one_of
 from babelgate.dialects.base import EncodeOptions
+from babelgate.dialects.parts import data_url, load_arguments, parse_data_url, tool_result_text
 from babelgate.errors import BadRequest, GatewayError, Kind
 
 name = "openai-responses"
@@ -63,11 +64,11 @@ def _media(item: dict[str, Any], path: str, kind: str) -> ir.MediaPart:
     if field(item, "file_id", str, path) is not None:
         raise BadRequest(f"{path}.file_id", "file ids need OpenAI's Files API; send the content inline or by URL")
     if kind == "image":
-        return openai_chat._parse_data_url(need(item, "image_url", str, path), "image")
+        return parse_data_url(need(item, "image_url", str, path), "image")
     data = field(item, "file_data", str, path)
     if data is not None:
         if data.startswith("data:"):
-            return openai_chat._parse_data_url(data, "document")
+            return parse_data_url(data, "document")
         filename = field(item, "filename", str, path) or ""
         return ir.MediaPart("text/plain" if filename.endswith(".txt") else "application/pdf", data=data, kind="document")
     return ir.MediaPart("application/pdf", url=need(item, "file_url", str, path), kind="document")
@@ -136,7 +137,7 @@ def _input(body: dict[str, Any]) -> tuple[list[ir.TextPart], list[ir.Message]]:
             else:
                 _append(messages, role, parts, merge=role == "assistant")  # type: ignore[arg-type]
         elif kind == "function_call":
-            arguments = openai_chat._load_arguments(field(item, "arguments", str, where) or "")
+            arguments = load_arguments(field(item, "arguments", str, where) or "")
             _append(
                 messages, "assistant", [ir.ToolCallPart(need(item, "call_id", str, where), need(item, "name", str, where), arguments)], True
             )
@@ -471,17 +472,17 @@ def _input_part(part: ir.Part) -> dict[str, Any] | None:
     if not isinstance(part, ir.MediaPart):
         return None
     if part.kind == "image":
-        return {"type": "input_image", "image_url": openai_chat._data_url(part), "detail": "auto"}
+        return {"type": "input_image", "image_url": data_url(part), "detail": "auto"}
     if part.media_type == "text/plain" and part.data is not None:
         return {"type": "input_text", "text": part.data}
     if part.url is not None:
         return {"type": "input_file", "file_url": part.url}
-    return {"type": "input_file", "filename": "document.pdf", "file_data": openai_chat._data_url(part)}
+    return {"type": "input_file", "filename": "document.pdf", "file_data": data_url(part)}
 
 
 def _result_output(result: ir.ToolResultPart) -> str | list[dict[str, Any]]:
     if all(isinstance(p, ir.TextPart) for p in result.content):
-        return openai_chat._tool_result_text(result)
+        return tool_result_text(result)
     parts = [_input_part(p) for p in result.content]
     if result.is_error:
         parts.insert(0, {"type": "input_text", "text": "[tool error]"})
@@ -614,7 +615,7 @@ def parse_response(body: dict[str, Any]) -> ir.Response:
         elif kind == "reasoning":
             parts.append(ir.ThinkingPart(_reasoning_text(item), signature=item.get("encrypted_content"), family=FAMILY))
         elif kind == "function_call":
-            arguments = openai_chat._load_arguments(str(item.get("arguments") or ""))
+            arguments = load_arguments(str(item.get("arguments") or ""))
             parts.append(ir.ToolCallPart(str(item.get("call_id") or _new_id("call")), str(item.get("name") or ""), arguments))
     calls = any(isinstance(p, ir.ToolCallPart) for p in parts)
     return ir.Response(
