@@ -269,13 +269,18 @@ def _render_part(part: ir.Part, family: str | None = "anthropic") -> dict[str, A
     return block
 
 
+def _worth_showing(part: ir.Part) -> bool:
+    """Another family's bare signature is nothing an Anthropic client can use or show."""
+    return not isinstance(part, ir.ThinkingPart) or bool(part.text) or part.family == "anthropic"
+
+
 def render_response(response: ir.Response) -> dict[str, Any]:
     return {
         "id": response.id,
         "type": "message",
         "role": "assistant",
         "model": response.model,
-        "content": [b for b in (_render_part(p, None) for p in response.parts) if b is not None],
+        "content": [b for b in (_render_part(p) for p in response.parts if _worth_showing(p)) if b is not None],
         "stop_reason": response.stop_reason,
         "stop_sequence": response.stop_sequence,
         "usage": _usage(response.usage),
@@ -286,38 +291,59 @@ def _frame(event: str, payload: dict[str, Any]) -> bytes:
     return sse.encode(event, orjson.dumps(payload))
 
 
+def _delta(index: int, delta: dict[str, Any]) -> bytes:
+    return _frame("content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta})
+
+
 class Renderer:
+    """ir events to Anthropic SSE.
+
+    Block indexes are renumbered as blocks are shown: a thinking block opens only once it has
+    text or an Anthropic signature, so another family's bare signature never shows up as an
+    empty thinking block (the SDK's accumulator needs indexes without gaps).
+    """
+
     content_type = "text/event-stream"
 
     def __init__(self, model: str) -> None:
         self.model = model
+        self._shown: dict[int, int] = {}  # ir index -> client index
+        self._waiting: set[int] = set()  # thinking blocks not shown yet
+
+    def _open(self, index: int, block: dict[str, Any]) -> bytes:
+        self._waiting.discard(index)
+        shown = self._shown[index] = len(self._shown)
+        return _frame("content_block_start", {"type": "content_block_start", "index": shown, "content_block": block})
 
     def render(self, event: ir.Event) -> bytes:
         if isinstance(event, ir.TextDelta):
-            delta: dict[str, Any] = {"type": "text_delta", "text": event.text}
-            return _frame("content_block_delta", {"type": "content_block_delta", "index": event.index, "delta": delta})
+            return _delta(self._shown[event.index], {"type": "text_delta", "text": event.text})
         if isinstance(event, ir.ToolArgsDelta):
-            delta = {"type": "input_json_delta", "partial_json": event.partial_json}
-            return _frame("content_block_delta", {"type": "content_block_delta", "index": event.index, "delta": delta})
+            return _delta(self._shown[event.index], {"type": "input_json_delta", "partial_json": event.partial_json})
         if isinstance(event, ir.ThinkingDelta):
+            signed = bool(event.signature) and event.family == "anthropic"
             out = b""
+            if event.index in self._waiting and (event.text or signed):
+                out = self._open(event.index, {"type": "thinking", "thinking": "", "signature": ""})
+            if event.index not in self._shown:
+                return out
             if event.text:
-                delta = {"type": "thinking_delta", "thinking": event.text}
-                out += _frame("content_block_delta", {"type": "content_block_delta", "index": event.index, "delta": delta})
-            if event.signature and event.family == "anthropic":
-                delta = {"type": "signature_delta", "signature": event.signature}
-                out += _frame("content_block_delta", {"type": "content_block_delta", "index": event.index, "delta": delta})
+                out += _delta(self._shown[event.index], {"type": "thinking_delta", "thinking": event.text})
+            if signed:
+                out += _delta(self._shown[event.index], {"type": "signature_delta", "signature": event.signature})
             return out
         if isinstance(event, ir.BlockStart):
+            if event.kind == "thinking":
+                self._waiting.add(event.index)
+                return b""
             if event.kind == "text":
-                block: dict[str, Any] = {"type": "text", "text": ""}
-            elif event.kind == "thinking":
-                block = {"type": "thinking", "thinking": "", "signature": ""}
-            else:
-                block = {"type": "tool_use", "id": event.id, "name": event.name, "input": {}}
-            return _frame("content_block_start", {"type": "content_block_start", "index": event.index, "content_block": block})
+                return self._open(event.index, {"type": "text", "text": ""})
+            return self._open(event.index, {"type": "tool_use", "id": event.id, "name": event.name, "input": {}})
         if isinstance(event, ir.BlockStop):
-            return _frame("content_block_stop", {"type": "content_block_stop", "index": event.index})
+            if event.index in self._waiting or event.index not in self._shown:
+                self._waiting.discard(event.index)
+                return b""
+            return _frame("content_block_stop", {"type": "content_block_stop", "index": self._shown[event.index]})
         if isinstance(event, ir.Start):
             message: dict[str, Any] = {
                 "id": event.id,
