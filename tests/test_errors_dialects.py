@@ -138,6 +138,8 @@ async def test_model_lists_and_token_counts(upstream: FakeUpstream, gateway_fact
         gemini_body = {"contents": [{"role": "user", "parts": [{"text": "count these words please " * 10}]}]}
         async with session.post(f"{gw.url}/v1beta/models/opus:countTokens", json=gemini_body) as response:
             gemini_count = await response.json()
+        async with session.post(f"{gw.url}/v1beta/models/opus:countTokens", json={"generateContentRequest": gemini_body}) as response:
+            assert (await response.json()) == gemini_count
     assert openai_list["object"] == "list" and {m["id"] for m in openai_list["data"]} >= {"opus", "up/gpt-5"}
     assert all(m["object"] == "model" for m in openai_list["data"])
     assert "models/opus" in [m["name"] for m in gemini_list["models"]]

@@ -127,7 +127,9 @@ async def gemini_action(request: web.Request) -> web.StreamResponse:
     model, _, action = request.match_info["target"].rpartition(":")
     model = model.removeprefix("models/")
     if action == "countTokens":
-        parsed = _gemini().parse_request(await _json_body(request), model, False)
+        body = await _json_body(request)
+        inner = body.get("generateContentRequest")  # countTokens may wrap a whole request
+        parsed = _gemini().parse_request(inner if isinstance(inner, dict) else body, model, False)
         return web.json_response({"totalTokens": tokens.estimate(parsed)}, dumps=_dumps)
     if action not in ("generateContent", "streamGenerateContent"):
         raise GatewayError(
