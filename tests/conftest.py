@@ -12,7 +12,7 @@ import pytest
 from aiohttp import web
 
 from babelgate.config import Config, parse
-from babelgate.server.app import build_app
+from babelgate.server.app import RUNNER_OPTIONS, build_app
 from babelgate.server.gateway import Gateway
 from babelgate.store.memory import MemoryStore
 from tests.fakes.upstream import FakeUpstream
@@ -36,7 +36,7 @@ class RunningGateway:
 async def start_gateway(config: Config, store: Any = None) -> RunningGateway:
     gateway = Gateway(config, store=store or MemoryStore())
     app = build_app(config, gateway)
-    runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
+    runner = web.AppRunner(app, **RUNNER_OPTIONS)
     await runner.setup()
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))

@@ -25,7 +25,8 @@ class Reply:
     chunks: list[bytes] | None = None
     headers: dict[str, str] = field(default_factory=dict)
     drop_after: int | None = None  # close the connection after this many chunks
-    gate: asyncio.Event | None = None  # wait for it before the first chunk
+    gate: asyncio.Event | None = None  # wait for it before chunk number `gate_at` (or before a JSON reply)
+    gate_at: int = 0
 
 
 @dataclass
@@ -43,6 +44,7 @@ Script = Callable[[Received], Reply]
 class FakeUpstream:
     def __init__(self) -> None:
         self.received: list[Received] = []
+        self.cancelled = 0  # requests whose connection the gateway dropped mid-reply
         self.queue: list[Reply] = []
         self.script: Script | None = None
         self._runner: web.AppRunner | None = None
@@ -86,13 +88,22 @@ class FakeUpstream:
             reply = self.queue.pop(0)
         else:
             reply = Reply(500, {"error": {"message": "fake upstream: no scripted reply left", "type": "server_error"}})
+        try:
+            return await self._reply(request, reply)
+        except (asyncio.CancelledError, ConnectionResetError):
+            self.cancelled += 1
+            raise
+
+    async def _reply(self, request: web.Request, reply: Reply) -> web.StreamResponse:
+        if reply.gate is not None and reply.chunks is None:
+            await reply.gate.wait()
         if reply.chunks is None:
             return web.Response(status=reply.status, body=orjson.dumps(reply.json), content_type="application/json", headers=reply.headers)
         response = web.StreamResponse(status=reply.status, headers={"Content-Type": "text/event-stream", **reply.headers})
         await response.prepare(request)
-        if reply.gate is not None:
-            await reply.gate.wait()
         for sent, chunk in enumerate(reply.chunks):
+            if reply.gate is not None and sent == reply.gate_at:
+                await reply.gate.wait()
             if reply.drop_after is not None and sent >= reply.drop_after:
                 assert request.transport is not None
                 request.transport.close()

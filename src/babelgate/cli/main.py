@@ -71,7 +71,7 @@ def _configure_logging(level: str) -> None:
 def _run_worker(cfg: Config, reuse_port: bool, log_level: str) -> None:
     from aiohttp import web
 
-    from babelgate.server.app import build_app
+    from babelgate.server.app import RUNNER_OPTIONS, build_app
 
     _configure_logging(log_level)
     try:
@@ -85,9 +85,8 @@ def _run_worker(cfg: Config, reuse_port: bool, log_level: str) -> None:
         loop=loop,
         host=cfg.server.host,
         port=cfg.server.port,
-        handler_cancellation=True,
-        access_log=None,
         print=None,
+        **RUNNER_OPTIONS,
         reuse_port=reuse_port or None,
     )
 
