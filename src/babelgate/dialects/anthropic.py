@@ -438,8 +438,13 @@ def passthrough(raw: dict[str, Any], request: ir.Request, model: str) -> dict[st
     system = body.get("system")
     if isinstance(system, list):
         body["system"] = [b for b in system if not (isinstance(b, dict) and str(b.get("text", "")).startswith(BILLING_HEADER))]
-    if request.reasoning is not None and request.reasoning.budget is not None:
-        body["thinking"] = {"type": "enabled", "budget_tokens": request.reasoning.budget}
+    wanted = request.reasoning
+    if wanted is not None and wanted != _reasoning(raw):  # a routing variant such as `model(high)`
+        if wanted.effort == "none":
+            body.pop("thinking", None)
+        else:
+            budget = wanted.budget or thinking_budget(wanted.effort or "medium")
+            body["thinking"] = {"type": "enabled", "budget_tokens": min(budget, int(body.get("max_tokens") or budget + 1) - 1)}
     return body
 
 
