@@ -43,8 +43,8 @@ run: install
 	$(BIN)/babelgate serve
 
 lint: dev
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests $(wildcard bench)
+	$(BIN)/ruff format --check src tests $(wildcard bench)
 
 typecheck: dev
 	$(BIN)/mypy
