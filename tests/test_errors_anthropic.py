@@ -152,3 +152,29 @@ async def test_health_models_and_head(upstream: FakeUpstream, gateway_factory: G
     assert ids == ["opus", "up/gpt-5", "up/gpt-5-mini"]
     assert all(m["type"] == "model" and m["display_name"] and m["created_at"] for m in models["data"])
     assert models["has_more"] is False and models["first_id"] == "opus" and models["last_id"] == "up/gpt-5-mini"
+
+
+@pytest.mark.parametrize(
+    ("upstream_message", "phrase"),
+    [
+        (
+            "This model's maximum context length is 128000 tokens. However, your messages resulted in 150021 tokens.",
+            "prompt is too long: 150021 tokens > 128000 maximum",
+        ),
+        (
+            "The input token count (1200000) exceeds the maximum number of tokens allowed (1048576).",
+            "prompt is too long: 1200000 tokens > 1048576 maximum",
+        ),
+        ("request exceeds the context window of this model", "prompt is too long for this model's context window"),
+    ],
+)
+async def test_context_overflow_speaks_claude_codes_language(
+    upstream: FakeUpstream, gateway_factory: GatewayFactory, upstream_message: str, phrase: str
+) -> None:
+    """Claude Code compacts the conversation when it reads Anthropic's "prompt is too long"."""
+    gw = await gateway_factory(openai_config(upstream, routing={"max_wait": 0}))
+    upstream.push(wire.error(400, upstream_message, "invalid_request_error", "context_length_exceeded"))
+    status, payload, _ = await post(f"{gw.url}/v1/messages", MINIMAL)
+    assert status == 400
+    message = assert_anthropic_error(payload, "invalid_request_error")
+    assert message.startswith(phrase) and upstream_message in message

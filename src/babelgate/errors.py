@@ -6,6 +6,7 @@ for the user; each dialect renders it in its own wire shape (see dialects/*.rend
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from typing import Any
 
@@ -94,3 +95,29 @@ class UpstreamError(GatewayError):
         self.upstream_status = status
         self.upstream_headers = headers or {}
         self.body = body
+
+
+_OVERFLOW = (
+    # OpenAI and most compatible servers
+    re.compile(r"maximum context length is (?P<max>\d+) tokens.*?(?:requested|resulted in|you requested) (?P<got>\d+)", re.I | re.S),
+    # Gemini
+    re.compile(r"input token count \(?(?P<got>\d+)\)? exceeds the maximum number of tokens allowed \(?(?P<max>\d+)", re.I),
+    # Anthropic, and gateways that already speak its phrase
+    re.compile(r"prompt is too long: (?P<got>\d+) tokens > (?P<max>\d+) maximum", re.I),
+)
+_OVERFLOW_WORDS = re.compile(r"context_length_exceeded|context length|context window|prompt is too long|too many tokens", re.I)
+
+
+def context_overflow(message: str) -> str | None:
+    """Anthropic's phrase for a prompt over the model's window, if `message` says so in any dialect.
+
+    Claude Code compacts the conversation when it reads "prompt is too long"; other clients get
+    the same plain statement.
+    """
+    for pattern in _OVERFLOW:
+        match = pattern.search(message)
+        if match:
+            return f"prompt is too long: {match['got']} tokens > {match['max']} maximum"
+    if _OVERFLOW_WORDS.search(message):
+        return "prompt is too long for this model's context window"
+    return None

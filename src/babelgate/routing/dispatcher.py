@@ -26,7 +26,7 @@ from aiohttp import web
 from babelgate import ir, tokens
 from babelgate.config import Config, Strategy
 from babelgate.dialects.base import Dialect, StreamParser
-from babelgate.errors import GatewayError, Kind, UpstreamError
+from babelgate.errors import GatewayError, Kind, UpstreamError, context_overflow
 from babelgate.observe.usage import UsageLedger
 from babelgate.providers.base import Credential, Provider
 from babelgate.routing.classify import Reason, classify
@@ -202,10 +202,12 @@ class Dispatcher:
         message = provider.dialect.error_message(body)
         if credential.key:  # some upstreams echo the key they were given
             message = message.replace(credential.key, credential.redacted)
+        said = f"{provider.name} returned HTTP {upstream.status}: {message}"
+        overflow = context_overflow(message) if upstream.status in (400, 413, 422) else None
         return UpstreamError(
             provider.name,
             upstream.status,
-            f"{provider.name} returned HTTP {upstream.status}: {message}",
+            f"{overflow} ({said})" if overflow else said,
             headers=dict(upstream.headers),
             body=body,
         )
