@@ -19,7 +19,7 @@ from babelgate.routing.models import ModelResolver
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="babelgate: any AI client, any model, one port.")
 app.add_typer(accounts.app, name="accounts")
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)
 
 
 def load_config(path_option: str | None, *, announce: bool = True) -> Config:
