@@ -40,6 +40,7 @@ log = logging.getLogger("babelgate.dispatch")
 WAITS_PER_REQUEST = 2
 STICKY_TTL = 24 * 3600.0
 COOLING_REASONS = {Reason.QUOTA, Reason.RATE_LIMIT}
+SERVED_BY = web.RequestKey("served_by", str)  # which target and credential served a request, for the log line
 # Past this many seconds to the reset, tell clients not to retry on their own (Claude Code
 # would otherwise back off for minutes in silence); the message says when to come back.
 CLIENT_RETRY_LIMIT = 60
@@ -170,6 +171,7 @@ class Dispatcher:
     async def _attempt(
         self, http: web.Request, call: Call, target: Target, provider: Provider, credential: Credential
     ) -> web.StreamResponse:
+        http[SERVED_BY] = f"{call.request.model} -> {target} ({credential.id})"
         request = self._prepare(call, target, provider)
         if self._passthrough(call, provider):
             assert call.raw is not None

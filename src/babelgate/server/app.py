@@ -16,7 +16,7 @@ from babelgate.config import Config
 from babelgate.dialects import anthropic, openai_chat
 from babelgate.dialects.base import Dialect
 from babelgate.errors import BadRequest, GatewayError, Kind
-from babelgate.routing.dispatcher import Call
+from babelgate.routing.dispatcher import SERVED_BY, Call
 from babelgate.server.errors import error_response, internal_error
 from babelgate.server.gateway import Gateway
 
@@ -84,7 +84,8 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         )
     except Exception as exc:  # a bug of ours: never a traceback to the client
         response = internal_error(dialect, request, exc)
-    log.info("%s %s %s %.1fms", request.method, request.path, response.status, (time.perf_counter() - started) * 1000)
+    elapsed = (time.perf_counter() - started) * 1000
+    log.info("%s %s %s %.1fms %s", request.method, request.path, response.status, elapsed, request.get(SERVED_BY, ""))
     return response
 
 
