@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from typing import Any
 
@@ -28,6 +29,15 @@ ERROR_TYPES: dict[Kind, str] = {
 }
 KIND_OF_TYPE = {v: k for k, v in ERROR_TYPES.items()}
 EFFORTS: tuple[ir.EffortLevel, ...] = ("none", "minimal", "low", "medium", "high", "xhigh", "max")
+STOP_REASONS: dict[str, ir.StopReason] = {
+    "end_turn": "end_turn",
+    "max_tokens": "max_tokens",
+    "tool_use": "tool_use",
+    "stop_sequence": "stop_sequence",
+    "refusal": "refusal",
+    "pause_turn": "pause_turn",
+    "model_context_window_exceeded": "max_tokens",
+}
 
 
 # ---- parsing a client request ----------------------------------------------------------
@@ -109,13 +119,21 @@ def _block(block: dict[str, Any], path: str) -> ir.Part:
     raise BadRequest(f"{path}.type", f"unsupported content block type {kind!r}")
 
 
+def _server_block(block: dict[str, Any]) -> bool:
+    """A server tool's call or result (web search, code execution...): it ran on Anthropic's side and means nothing elsewhere."""
+    kind = block.get("type")
+    return isinstance(kind, str) and (
+        kind in ("server_tool_use", "mcp_tool_use") or (kind.endswith("_tool_result") and kind != "tool_result")
+    )
+
+
 def _content(message: dict[str, Any], path: str) -> list[ir.Part]:
     content = message.get("content")
     if isinstance(content, str):
         return [ir.TextPart(content)] if content else []
     if not isinstance(content, list):
         raise BadRequest(f"{path}.content", "expected a string or an array of content blocks")
-    return [_block(block, where) for where, block in items(content, f"{path}.content")]
+    return [_block(block, where) for where, block in items(content, f"{path}.content") if not _server_block(block)]
 
 
 def _system(value: Any) -> list[ir.TextPart]:
@@ -465,13 +483,18 @@ def _usage_in(usage: dict[str, Any] | None) -> ir.Usage:
     )
 
 
+def _stop_reason(value: Any) -> ir.StopReason:
+    """An upstream stop reason ir knows; one added to the API later must not reach a renderer's lookup table."""
+    return STOP_REASONS.get(value, "end_turn") if isinstance(value, str) else "end_turn"
+
+
 def parse_response(body: dict[str, Any]) -> ir.Response:
     parts = [_block(b, "content") for b in body.get("content") or [] if b.get("type") in _KNOWN_BLOCKS]
     return ir.Response(
         id=str(body.get("id") or f"msg_{uuid.uuid4().hex}"),
         model=str(body.get("model") or ""),
         parts=parts,
-        stop_reason=body.get("stop_reason") or "end_turn",
+        stop_reason=_stop_reason(body.get("stop_reason")),
         stop_sequence=body.get("stop_sequence"),
         usage=_usage_in(body.get("usage")),
     )
@@ -508,7 +531,7 @@ class Parser:
         kind = data.get("type")
         if kind == "content_block_delta":
             index, delta = data["index"], data["delta"]
-            dtype = delta.get("type")
+            dtype = None if index in self._skipped else delta.get("type")
             if dtype == "text_delta":
                 out.append(ir.TextDelta(index, delta["text"]))
             elif dtype == "input_json_delta":
@@ -534,7 +557,8 @@ class Parser:
         elif kind == "message_start":
             message = data.get("message") or {}
             self._usage = _usage_in(message.get("usage"))
-            out.append(ir.Start(str(message.get("id") or f"msg_{uuid.uuid4().hex}"), str(message.get("model") or ""), self._usage))
+            start_usage = dataclasses.replace(self._usage)  # message_delta updates self._usage later, not this event
+            out.append(ir.Start(str(message.get("id") or f"msg_{uuid.uuid4().hex}"), str(message.get("model") or ""), start_usage))
         elif kind == "message_delta":
             usage = data.get("usage") or {}
             for key, attr in (
@@ -546,7 +570,7 @@ class Parser:
                 if usage.get(key) is not None:
                     setattr(self._usage, attr, int(usage[key]))
             delta = data.get("delta") or {}
-            self._stop = (delta.get("stop_reason") or "end_turn", delta.get("stop_sequence"))
+            self._stop = (_stop_reason(delta.get("stop_reason")), delta.get("stop_sequence"))
         elif kind == "message_stop":
             self._finished = True
             out.append(ir.Finish(self._stop[0], self._usage, self._stop[1]))

@@ -101,10 +101,10 @@ def _messages(raw: list[Any]) -> tuple[list[ir.TextPart], list[ir.Message]]:
         role = one_of(need(message, "role", str, where), ("system", "developer", "user", "assistant", "tool", "function"), f"{where}.role")
         if role in ("system", "developer"):
             texts = [p for p in _user_parts(message.get("content"), f"{where}.content") if isinstance(p, ir.TextPart)]
-            if messages:
-                messages.append(ir.Message("system", list(texts)))
-            else:
+            if not messages:
                 system.extend(texts)
+            elif texts:  # an empty one would reach Anthropic as a message with no content: a 400
+                messages.append(ir.Message("system", list(texts)))
         elif role == "assistant":
             messages.append(ir.Message("assistant", _assistant_parts(message, where)))
         elif role in ("tool", "function"):
@@ -198,7 +198,7 @@ def _usage(usage: ir.Usage) -> dict[str, Any]:
         "prompt_tokens": prompt,
         "completion_tokens": usage.output_tokens,
         "total_tokens": prompt + usage.output_tokens,
-        "prompt_tokens_details": {"cached_tokens": usage.cache_read_tokens},
+        "prompt_tokens_details": {"cached_tokens": usage.cache_read_tokens, "cache_write_tokens": usage.cache_write_tokens},
         "completion_tokens_details": {"reasoning_tokens": usage.reasoning_tokens},
     }
 
@@ -340,6 +340,15 @@ def _encode_messages(request: ir.Request, options: EncodeOptions) -> list[dict[s
     return out
 
 
+def _effort(reasoning: ir.Reasoning) -> str | None:
+    """The `reasoning_effort` for a reasoning request; a token budget maps to the nearest level. None leaves the default."""
+    if reasoning.effort is not None:
+        return "high" if reasoning.effort in ("xhigh", "max") else reasoning.effort
+    if reasoning.budget is None:
+        return None
+    return "low" if reasoning.budget <= 2048 else "medium" if reasoning.budget <= 8192 else "high"
+
+
 def encode_request(request: ir.Request, model: str, options: EncodeOptions) -> dict[str, Any]:
     body: dict[str, Any] = {"model": model, "messages": _encode_messages(request, options)}
     if request.max_tokens is not None:
@@ -362,8 +371,9 @@ def encode_request(request: ir.Request, model: str, options: EncodeOptions) -> d
             body[key] = value
     if request.stop:
         body["stop"] = request.stop[:4]
-    if request.reasoning and request.reasoning.effort and options.reasoning_effort:
-        body["reasoning_effort"] = "high" if request.reasoning.effort in ("xhigh", "max") else request.reasoning.effort
+    effort = _effort(request.reasoning) if request.reasoning and options.reasoning_effort else None
+    if effort is not None:
+        body["reasoning_effort"] = effort
     if request.response_schema is not None:
         body["response_format"] = {"type": "json_schema", "json_schema": {"name": "response", "schema": request.response_schema}}
     elif request.json_mode:
@@ -382,17 +392,21 @@ def passthrough(raw: dict[str, Any], request: ir.Request, model: str) -> dict[st
         for key in ("max_tokens", "max_completion_tokens"):
             if key in body:
                 body[key] = request.max_tokens
-    if request.reasoning is not None and request.reasoning.effort is not None:
-        body["reasoning_effort"] = request.reasoning.effort
+    wanted = request.reasoning
+    if wanted is not None and wanted != ir.Reasoning(effort=raw.get("reasoning_effort")):  # a routing variant such as `model(high)`
+        effort = _effort(wanted)
+        if effort is not None:
+            body["reasoning_effort"] = effort
     return body
 
 
 def _usage_in(usage: dict[str, Any] | None) -> ir.Usage:
     usage = usage or {}
-    cached = int((usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0)
+    details = usage.get("prompt_tokens_details") or {}
+    cached, written = int(details.get("cached_tokens") or 0), int(details.get("cache_write_tokens") or 0)
     reasoning = int((usage.get("completion_tokens_details") or {}).get("reasoning_tokens") or 0)
     prompt = int(usage.get("prompt_tokens") or 0)
-    return ir.Usage(max(prompt - cached, 0), int(usage.get("completion_tokens") or 0), cached, 0, reasoning)
+    return ir.Usage(max(prompt - cached - written, 0), int(usage.get("completion_tokens") or 0), cached, written, reasoning)
 
 
 def _stop_reason(finish: str | None, has_tool_calls: bool) -> ir.StopReason:
