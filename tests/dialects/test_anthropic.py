@@ -936,8 +936,31 @@ def test_encode_request_minimal() -> None:
     ids=str,
 )
 def test_encode_reasoning_table(reasoning: ir.Reasoning | None, max_tokens: int | None, thinking: int | None) -> None:
-    body = dialect.encode_request(_request(reasoning=reasoning, max_tokens=max_tokens), "claude-up", EncodeOptions())
+    body = dialect.encode_request(_request(reasoning=reasoning, max_tokens=max_tokens, tool_choice=None), "claude-up", EncodeOptions())
     assert body.get("thinking") == (None if thinking is None else {"type": "enabled", "budget_tokens": thinking})
+
+
+def test_thinking_rules_anthropic_enforces() -> None:
+    thinking = _request(reasoning=ir.Reasoning(effort="high"), max_tokens=64000, tool_choice=None)
+    body = dialect.encode_request(thinking, "claude-up", EncodeOptions())
+    assert body["thinking"]["budget_tokens"] == 16384
+    assert "temperature" not in body and "top_k" not in body and body["top_p"] == 0.9  # thinking takes neither
+    forced = dialect.encode_request(dataclasses.replace(thinking, tool_choice=ir.ToolChoice("any")), "claude-up", EncodeOptions())
+    assert "thinking" not in forced and forced["temperature"] == 0.2  # a forced tool rules thinking out
+
+
+def test_messages_left_empty_are_not_sent() -> None:
+    only_foreign = ir.Message("assistant", [ir.ThinkingPart("their reasoning", "sig", "openai")])
+    request = _request(messages=[ir.Message("user", [ir.TextPart("a")]), only_foreign, ir.Message("user", [ir.TextPart("b")])])
+    body = dialect.encode_request(request, "claude-up", EncodeOptions())
+    assert [m["role"] for m in body["messages"]] == ["user", "user"]
+
+
+def test_passthrough_keeps_the_thinking_budget_under_a_capped_max_tokens() -> None:
+    raw = {"model": "x", "max_tokens": 128000, "thinking": {"type": "enabled", "budget_tokens": 32000}, "messages": []}
+    request = dialect.parse_request(raw)
+    assert dialect.passthrough(raw, dataclasses.replace(request, max_tokens=16000), "m")["thinking"]["budget_tokens"] == 15999
+    assert "thinking" not in dialect.passthrough(raw, dataclasses.replace(request, max_tokens=1000), "m")
 
 
 def test_thinking_budgets() -> None:
@@ -1384,7 +1407,12 @@ def _requests(draw: st.DrawFn) -> ir.Request:
 @given(request=_requests())
 def test_request_round_trip(request: ir.Request) -> None:
     body = orjson.loads(orjson.dumps(dialect.encode_request(request, request.model, EncodeOptions())))
-    assert dialect.parse_request(body) == request
+    expected = request
+    if "thinking" in body:  # Anthropic takes no top_k and only the default temperature with thinking
+        expected = dataclasses.replace(expected, temperature=None, top_k=None)
+    elif request.tool_choice is not None and request.tool_choice.mode in ("any", "tool"):  # nor thinking with a forced tool
+        expected = dataclasses.replace(expected, reasoning=None)
+    assert dialect.parse_request(body) == expected
 
 
 @st.composite

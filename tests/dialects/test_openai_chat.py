@@ -1161,7 +1161,7 @@ def test_error_object_inside_the_stream() -> None:
         done=False,
     )
     events = _parse(stream)
-    assert events[-1] == ir.StreamError("api_error", "Upstream overloaded")
+    assert events[-1] == ir.StreamError("overloaded", "Upstream overloaded")  # code 503 keeps its kind
     assert sum(isinstance(e, ir.StreamError) for e in events) == 1  # close() adds nothing after it
     assert _parse(_sse([{"error": "boom"}])) == [ir.StreamError("api_error", "boom")]
     assert _parse(_sse([{"error": {"code": "x"}}])) == [ir.StreamError("api_error", "{'code': 'x'}")]
@@ -1388,3 +1388,18 @@ def test_sdk_accumulates_any_rendered_stream(response: ir.Response) -> None:
     assert calls == [(p.id, p.name, p.arguments) for p in expected if isinstance(p, ir.ToolCallPart)]
     assert final.choices[0].finish_reason == dialect.STOP_TO_FINISH[response.stop_reason]
     assert final.usage is not None and final.usage.completion_tokens == response.usage.output_tokens
+
+
+@pytest.mark.parametrize(
+    ("error", "kind"),
+    [
+        ({"message": "slow down", "code": 429}, "rate_limit"),
+        ({"message": "slow down", "type": "rate_limit_exceeded"}, "rate_limit"),
+        ({"message": "busy", "code": 503}, "overloaded"),
+        ({"message": "broken", "type": "server_error"}, "api_error"),
+    ],
+)
+def test_errors_inside_a_stream_keep_their_kind(error: dict[str, Any], kind: str) -> None:
+    parser = dialect.stream_parser()
+    events = parser.feed(b"data: " + orjson.dumps({"error": error}) + b"\n\n")
+    assert events == [ir.StreamError(kind, error["message"])]

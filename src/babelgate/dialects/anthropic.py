@@ -412,7 +412,7 @@ def encode_request(request: ir.Request, model: str, options: EncodeOptions) -> d
     body: dict[str, Any] = {
         "model": model,
         "max_tokens": request.max_tokens or 8192,
-        "messages": [_encode_message(m) for m in request.messages],
+        "messages": [m for m in (_encode_message(m) for m in request.messages) if m["content"]],
     }
     if request.system:
         body["system"] = [{"type": "text", "text": p.text} for p in request.system]
@@ -433,11 +433,13 @@ def encode_request(request: ir.Request, model: str, options: EncodeOptions) -> d
     if request.stop:
         body["stop_sequences"] = request.stop
     reasoning = request.reasoning
-    if reasoning and reasoning.effort != "none":
-        budget = reasoning.budget or thinking_budget(reasoning.effort or "medium")
-        body["thinking"] = {"type": "enabled", "budget_tokens": min(budget, body["max_tokens"] - 1)}
-        if body["thinking"]["budget_tokens"] < 1024:
-            del body["thinking"]
+    forced = request.tool_choice is not None and request.tool_choice.mode in ("any", "tool")
+    if reasoning and reasoning.effort != "none" and not forced:  # Anthropic refuses thinking with a forced tool
+        budget = min(reasoning.budget or thinking_budget(reasoning.effort or "medium"), body["max_tokens"] - 1)
+        if budget >= MIN_BUDGET:
+            body["thinking"] = {"type": "enabled", "budget_tokens": budget}
+            body.pop("top_k", None)  # thinking allows no top_k and only the default temperature
+            body.pop("temperature", None)
     if request.response_schema is not None:
         body["output_format"] = {"type": "json_schema", "schema": request.response_schema}
     if request.user:
@@ -461,11 +463,18 @@ def passthrough(raw: dict[str, Any], request: ir.Request, model: str) -> dict[st
         if wanted.effort == "none":
             body.pop("thinking", None)
         else:
-            budget = wanted.budget or thinking_budget(wanted.effort or "medium")
-            body["thinking"] = {"type": "enabled", "budget_tokens": min(budget, int(body.get("max_tokens") or budget + 1) - 1)}
+            body["thinking"] = {"type": "enabled", "budget_tokens": wanted.budget or thinking_budget(wanted.effort or "medium")}
+    thinking = body.get("thinking")
+    if isinstance(thinking, dict) and isinstance(thinking.get("budget_tokens"), int) and isinstance(body.get("max_tokens"), int):
+        budget = min(thinking["budget_tokens"], body["max_tokens"] - 1)  # the cap may have lowered max_tokens
+        if budget < MIN_BUDGET:
+            body.pop("thinking")
+        else:
+            body["thinking"] = {**thinking, "budget_tokens": budget}
     return body
 
 
+MIN_BUDGET = 1024  # Anthropic's smallest thinking budget
 BUDGETS = {"minimal": 1024, "low": 2048, "medium": 8192, "high": 16384, "xhigh": 24576, "max": 32768}
 
 

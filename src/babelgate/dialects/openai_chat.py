@@ -493,7 +493,7 @@ class Parser:
         chunk = orjson.loads(data)
         if "error" in chunk and not chunk.get("choices"):
             error = chunk["error"] if isinstance(chunk["error"], dict) else {"message": chunk["error"]}
-            out.append(ir.StreamError(Kind.UPSTREAM.value, str(error.get("message") or error)))
+            out.append(ir.StreamError(_stream_error_kind(error).value, str(error.get("message") or error)))
             self._done = True
             return
         if not self._started:
@@ -576,6 +576,16 @@ class Parser:
         self._close_block(out)
         self._done = True
         out.append(ir.Finish(_stop_reason(self._finish, bool(self._tools)), self._usage))
+
+
+def _stream_error_kind(error: dict[str, Any]) -> Kind:
+    """An error inside a stream (OpenRouter and others send them): rate limits and overloads keep their kind."""
+    code, kind = str(error.get("code") or ""), str(error.get("type") or "")
+    if code == "429" or "rate_limit" in code or "rate_limit" in kind:
+        return Kind.RATE_LIMIT
+    if code in ("502", "503", "529") or "overloaded" in kind or "overloaded" in code:
+        return Kind.OVERLOADED
+    return Kind.UPSTREAM
 
 
 def stream_parser() -> Parser:
