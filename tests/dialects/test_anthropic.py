@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from pathlib import Path
 from typing import Any
 
 import anthropic
@@ -19,77 +18,30 @@ from babelgate import ir
 from babelgate.dialects import anthropic as dialect
 from babelgate.dialects.base import EncodeOptions
 from babelgate.errors import BadRequest, GatewayError, Kind
+from tests.dialects.helpers import (
+    FIXTURES,
+    accumulate,
+    assert_well_formed,
+    events_for,
+    fixture,
+    idents,
+    named_frames,
+    named_sse,
+    parse_stream,
+    render_stream,
+    sse_transport,
+    texts,
+    tool_args,
+)
 
-FIXTURES = Path("/work/shared/fixtures/clients")
 CLAUDE_CODE = sorted(p.name for p in FIXTURES.glob("claude-code-*.json"))
 FAMILY = "anthropic"
 SIG = "EqQBCgIYAhIM1gbcDa9GJwZA2b3hGgxBdjrkzLoky3dl1pkiMOYds"
 
 
-def _fixture(name: str) -> dict[str, Any]:
-    body: dict[str, Any] = json.loads((FIXTURES / name).read_text())["body"]
-    return body
-
-
-def _accumulate(events: list[ir.Event]) -> tuple[list[ir.Part], ir.Finish | ir.StreamError | None]:
-    """ir events folded into parts, the way a non-streaming client would see them."""
-    parts: dict[int, ir.Part] = {}
-    args: dict[int, str] = {}
-    end: ir.Finish | ir.StreamError | None = None
-    for event in events:
-        if isinstance(event, ir.BlockStart):
-            kinds: dict[str, ir.Part] = {
-                "text": ir.TextPart(""),
-                "thinking": ir.ThinkingPart(""),
-                "tool_call": ir.ToolCallPart(event.id, event.name, {}, event.signature),
-            }
-            parts[event.index] = kinds[event.kind]
-        elif isinstance(event, ir.TextDelta):
-            part = parts[event.index]
-            assert isinstance(part, ir.TextPart)
-            part.text += event.text
-        elif isinstance(event, ir.ThinkingDelta):
-            thinking = parts[event.index]
-            assert isinstance(thinking, ir.ThinkingPart)
-            thinking.text += event.text
-            if event.signature:
-                thinking.signature = (thinking.signature or "") + event.signature
-            thinking.family = thinking.family or event.family
-        elif isinstance(event, ir.ToolArgsDelta):
-            args[event.index] = args.get(event.index, "") + event.partial_json
-        elif isinstance(event, (ir.Finish, ir.StreamError)):
-            end = event
-    for index, raw in args.items():
-        call = parts[index]
-        assert isinstance(call, ir.ToolCallPart)
-        call.arguments = json.loads(raw) if raw else {}
-    return [parts[i] for i in sorted(parts)], end
-
-
-def _assert_well_formed(events: list[ir.Event]) -> None:
-    """Start first, blocks one at a time with rising indexes, every block closed, one ending."""
-    assert isinstance(events[0], ir.Start)
-    open_index: int | None = None
-    seen: list[int] = []
-    for event in events[1:-1]:
-        if isinstance(event, ir.BlockStart):
-            assert open_index is None and (not seen or event.index > seen[-1])
-            open_index = event.index
-            seen.append(event.index)
-        elif isinstance(event, ir.BlockStop):
-            assert event.index == open_index
-            open_index = None
-        else:
-            assert isinstance(event, (ir.TextDelta, ir.ThinkingDelta, ir.ToolArgsDelta)) and event.index == open_index
-    assert open_index is None and isinstance(events[-1], (ir.Finish, ir.StreamError))
-
-
 def _sdk_client(body: bytes) -> anthropic.Anthropic:
-    def handler(request: httpx2.Request) -> httpx2.Response:
-        return httpx2.Response(200, headers={"content-type": "text/event-stream"}, content=body)
-
-    transport = httpx2.MockTransport(handler)
-    return anthropic.Anthropic(api_key="k", base_url="http://gateway.test", http_client=httpx2.Client(transport=transport), max_retries=0)
+    http_client = httpx2.Client(transport=sse_transport(body))
+    return anthropic.Anthropic(api_key="k", base_url="http://gateway.test", http_client=http_client, max_retries=0)
 
 
 def _sdk_final(body: bytes) -> tuple[list[str], SDKMessage]:
@@ -108,7 +60,7 @@ def test_the_claude_code_captures_are_there() -> None:
 
 
 def test_claude_code_first_turn() -> None:
-    raw = _fixture("claude-code-2.1.328-tool-loop.1.json")
+    raw = fixture("claude-code-2.1.328-tool-loop.1.json")
     request = dialect.parse_request(raw)
     assert (request.model, request.stream, request.max_tokens) == ("claude-opus-5-5", True, 128000)
     assert raw["system"][0]["text"].startswith(dialect.BILLING_HEADER)
@@ -143,7 +95,7 @@ def test_claude_code_first_turn() -> None:
 
 
 def test_claude_code_tool_loop_turn() -> None:
-    request = dialect.parse_request(_fixture("claude-code-2.1.328-tool-loop.2.json"))
+    request = dialect.parse_request(fixture("claude-code-2.1.328-tool-loop.2.json"))
     assert [m.role for m in request.messages] == ["user", "system", "assistant", "user"]
     system = request.messages[1].parts[0]
     assert isinstance(system, ir.TextPart) and system.text.startswith("# Environment")  # a string content this time
@@ -155,8 +107,8 @@ def test_claude_code_tool_loop_turn() -> None:
 
 
 def test_claude_code_tool_search_loads_a_deferred_tool() -> None:
-    before = dialect.parse_request(_fixture("claude-code-2.1.328-toolsearch.1.json"))
-    raw = _fixture("claude-code-2.1.328-toolsearch.2.json")
+    before = dialect.parse_request(fixture("claude-code-2.1.328-toolsearch.1.json"))
+    raw = fixture("claude-code-2.1.328-toolsearch.2.json")
     after = dialect.parse_request(raw)
     deferred = [t["name"] for t in raw["tools"] if t.get("defer_loading")]
     assert deferred == ["WebFetch", "DeferredToolPlaceholder"]
@@ -171,7 +123,7 @@ def test_claude_code_tool_search_loads_a_deferred_tool() -> None:
 
 
 def test_claude_code_tui_turn() -> None:
-    raw = _fixture("claude-code-2.1.328-tui-tool-loop.1.json")
+    raw = fixture("claude-code-2.1.328-tui-tool-loop.1.json")
     assert "safeguards" in raw  # an unknown top-level field: ignored, not an error
     request = dialect.parse_request(raw)
     assert request.system[0].text.startswith("You are Claude Code")
@@ -181,7 +133,7 @@ def test_claude_code_tui_turn() -> None:
 
 @pytest.mark.parametrize("name", CLAUDE_CODE)
 def test_claude_code_requests_survive_a_round_trip(name: str) -> None:
-    first = dialect.parse_request(_fixture(name))
+    first = dialect.parse_request(fixture(name))
     encoded = dialect.encode_request(first, first.model, EncodeOptions())
     wire = orjson.dumps(encoded).decode()
     assert dialect.BILLING_HEADER not in wire
@@ -194,7 +146,7 @@ def test_claude_code_requests_survive_a_round_trip(name: str) -> None:
 
 @pytest.mark.parametrize("name", CLAUDE_CODE)
 def test_claude_code_passthrough_only_drops_the_billing_header(name: str) -> None:
-    raw = _fixture(name)
+    raw = fixture(name)
     original = json.loads(json.dumps(raw))
     request = dialect.parse_request(raw)
     body = dialect.passthrough(raw, request, "claude-real")
@@ -674,24 +626,11 @@ _EVENTS: list[ir.Event] = [
 
 
 def _render(events: list[ir.Event], model: str = "client-model") -> bytes:
-    renderer = dialect.stream_renderer(ir.Request(model=model, messages=[], stream=True))
-    assert renderer.content_type == "text/event-stream"
-    return b"".join(renderer.render(e) for e in events)
-
-
-def _frames(raw: bytes) -> list[dict[str, Any]]:
-    frames = []
-    for block in raw.decode().split("\n\n"):
-        if block:
-            event_line, data_line = block.split("\n")
-            data = json.loads(data_line.removeprefix("data: "))
-            assert event_line == f"event: {data['type']}"
-            frames.append(data)
-    return frames
+    return render_stream(dialect.stream_renderer(ir.Request(model=model, messages=[], stream=True)), events)
 
 
 def test_renderer_frames_golden() -> None:
-    frames = _frames(_render(_EVENTS))
+    frames = named_frames(_render(_EVENTS))
     usage = {"input_tokens": 12, "output_tokens": 0, "cache_read_input_tokens": 100, "cache_creation_input_tokens": 3}
     message = {
         "id": "msg_up",
@@ -770,7 +709,7 @@ def test_renderer_renumbers_around_hidden_blocks() -> None:
         ir.Finish("tool_use", ir.Usage(output_tokens=3)),
     ]
     raw = _render(events)
-    starts = [(f["index"], f["content_block"]["type"]) for f in _frames(raw) if f["type"] == "content_block_start"]
+    starts = [(f["index"], f["content_block"]["type"]) for f in named_frames(raw) if f["type"] == "content_block_start"]
     assert starts == [(0, "text"), (1, "tool_use"), (2, "thinking")]
     assert b"g1" not in raw and b"g2" not in raw
     _, final = _sdk_final(raw)
@@ -786,11 +725,11 @@ def test_renderer_error_event_reaches_the_sdk() -> None:
         ir.StreamError(Kind.OVERLOADED.value, "busy"),
     ]
     raw = _render(events)
-    assert _frames(raw)[-1] == {"type": "error", "error": {"type": "overloaded_error", "message": "busy"}}
+    assert named_frames(raw)[-1] == {"type": "error", "error": {"type": "overloaded_error", "message": "busy"}}
     with pytest.raises(anthropic.APIStatusError) as caught:
         _sdk_final(raw)
     assert caught.value.body == {"type": "error", "error": {"type": "overloaded_error", "message": "busy"}}
-    rate = _frames(_render([ir.StreamError(Kind.RATE_LIMIT.value, "slow")]))
+    rate = named_frames(_render([ir.StreamError(Kind.RATE_LIMIT.value, "slow")]))
     assert rate == [{"type": "error", "error": {"type": "rate_limit_error", "message": "slow"}}]
 
 
@@ -1026,7 +965,7 @@ def test_passthrough_edits_only_what_routing_changed() -> None:
     ids=str,
 )
 def test_passthrough_applies_a_reasoning_variant(variant: ir.Reasoning, max_tokens: int, thinking: dict[str, Any] | None) -> None:
-    raw = _fixture("claude-code-2.1.328-tool-loop.1.json")
+    raw = fixture("claude-code-2.1.328-tool-loop.1.json")
     request = dataclasses.replace(dialect.parse_request(raw), reasoning=variant, max_tokens=max_tokens)
     body = dialect.passthrough(raw, request, "claude-real")
     assert body.get("thinking") == thinking
@@ -1096,7 +1035,7 @@ def test_stop_reasons_from_upstream(wire: str | None, expected: ir.StopReason) -
     """Every stop reason that reaches ir is one the other dialects can render."""
     assert dialect.parse_response({**_UPSTREAM_BODY, "stop_reason": wire}).stop_reason == expected
     events = _parse(
-        _sse(
+        named_sse(
             [
                 {"type": "message_start", "message": {"id": "m", "model": "x", "usage": {"input_tokens": 1, "output_tokens": 1}}},
                 {"type": "message_delta", "delta": {"stop_reason": wire, "stop_sequence": None}, "usage": {"output_tokens": 2}},
@@ -1105,10 +1044,6 @@ def test_stop_reasons_from_upstream(wire: str | None, expected: ir.StopReason) -
         )
     )
     assert events[-1] == ir.Finish(expected, ir.Usage(input_tokens=1, output_tokens=2))
-
-
-def _sse(events: list[dict[str, Any]]) -> bytes:
-    return b"".join(f"event: {e['type']}\ndata: {json.dumps(e, ensure_ascii=False)}\n\n".encode() for e in events)
 
 
 def _start_block(index: int, block: dict[str, Any]) -> dict[str, Any]:
@@ -1162,7 +1097,7 @@ UPSTREAM_EVENTS: list[dict[str, Any]] = [
     {"type": "message_delta", "delta": {"stop_reason": "tool_use", "stop_sequence": None}, "usage": {"output_tokens": 89}},
     {"type": "message_stop"},
 ]
-UPSTREAM_STREAM = _sse(UPSTREAM_EVENTS)
+UPSTREAM_STREAM = named_sse(UPSTREAM_EVENTS)
 PARSED: list[ir.Event] = [
     ir.Start(
         "msg_stream", "claude-sonnet-4-5-20250929", ir.Usage(input_tokens=25, output_tokens=1, cache_read_tokens=100, cache_write_tokens=10)
@@ -1186,23 +1121,19 @@ PARSED: list[ir.Event] = [
 
 
 def _parse(*chunks: bytes) -> list[ir.Event]:
-    parser = dialect.stream_parser()
-    events: list[ir.Event] = []
-    for chunk in chunks:
-        events.extend(parser.feed(chunk))
-    return events + parser.close()
+    return parse_stream(dialect.stream_parser(), *chunks)
 
 
 def test_parser_golden() -> None:
     assert _parse(UPSTREAM_STREAM) == PARSED
-    _assert_well_formed(PARSED)
+    assert_well_formed(PARSED)
 
 
 def test_parser_start_usage_is_what_message_start_said() -> None:
     """The Start event is not changed afterwards by the usage updates of message_delta."""
     parser = dialect.stream_parser()
-    start = parser.feed(_sse(UPSTREAM_EVENTS[:1]))[0]
-    rest = parser.feed(_sse(UPSTREAM_EVENTS[1:])) + parser.close()
+    start = parser.feed(named_sse(UPSTREAM_EVENTS[:1]))[0]
+    rest = parser.feed(named_sse(UPSTREAM_EVENTS[1:])) + parser.close()
     assert start == ir.Start("msg_stream", "claude-sonnet-4-5-20250929", ir.Usage(25, 1, 100, 10))
     finish = rest[-1]
     assert isinstance(finish, ir.Finish) and finish.usage.output_tokens == 89
@@ -1229,12 +1160,12 @@ def test_parser_skips_unknown_blocks_but_keeps_the_indexes() -> None:
     assert not any(getattr(e, "index", None) in (2, 3) for e in events)
     assert [e.index for e in events if isinstance(e, ir.BlockStart)] == [0, 1, 4]
     # ...and the renderers downstream cope with the gap.
-    claude = _frames(_render(events))
+    claude = named_frames(_render(events))
     assert [f["index"] for f in claude if f["type"] == "content_block_start"] == [0, 1, 2]
 
 
 def test_parser_text_already_in_content_block_start() -> None:
-    stream = _sse(
+    stream = named_sse(
         [
             _MESSAGE_START,
             _start_block(0, {"type": "thinking", "thinking": "pre", "signature": ""}),
@@ -1246,7 +1177,7 @@ def test_parser_text_already_in_content_block_start() -> None:
             {"type": "message_stop"},
         ]
     )
-    parts, end = _accumulate(_parse(stream))
+    parts, end = accumulate(_parse(stream))
     assert [p for p in parts if isinstance(p, ir.TextPart)] == [ir.TextPart("Hi!")]
     thinking = parts[0]
     assert isinstance(thinking, ir.ThinkingPart) and thinking.text == "pre"
@@ -1254,7 +1185,7 @@ def test_parser_text_already_in_content_block_start() -> None:
 
 
 def test_parser_message_delta_usage_updates() -> None:
-    stream = _sse(
+    stream = named_sse(
         [
             _MESSAGE_START,
             {
@@ -1273,18 +1204,18 @@ def test_parser_message_delta_usage_updates() -> None:
 
 
 def test_parser_errors_and_endings() -> None:
-    overloaded = _sse([_MESSAGE_START, {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}])
+    overloaded = named_sse([_MESSAGE_START, {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}])
     assert _parse(overloaded)[-1] == ir.StreamError("overloaded", "Overloaded")
-    rate = _parse(_sse([{"type": "error", "error": {"type": "rate_limit_error", "message": "slow"}}]))
+    rate = _parse(named_sse([{"type": "error", "error": {"type": "rate_limit_error", "message": "slow"}}]))
     assert rate == [ir.StreamError("rate_limit", "slow")]
-    odd = _parse(_sse([{"type": "error", "error": {"type": "brand_new_error", "message": "?"}}]))
+    odd = _parse(named_sse([{"type": "error", "error": {"type": "brand_new_error", "message": "?"}}]))
     assert odd == [ir.StreamError("api_error", "?")]
     before_stop = UPSTREAM_STREAM[: UPSTREAM_STREAM.index(b"event: message_stop")]
     cut = _parse(before_stop)
     assert cut[:-1] == PARSED[:-1]  # everything up to the end arrives; message_delta alone does not finish
     assert cut[-1] == ir.StreamError("api_error", "upstream stream ended before message_stop")
     assert _parse(b"") == [ir.StreamError("api_error", "upstream stream ended before message_stop")]
-    unknown = _sse([_MESSAGE_START, {"type": "brand_new_event", "x": 1}, {"type": "message_stop"}])
+    unknown = named_sse([_MESSAGE_START, {"type": "brand_new_event", "x": 1}, {"type": "message_stop"}])
     assert _parse(unknown)[-1] == ir.Finish("end_turn", ir.Usage(25, 1, 100, 10))
 
 
@@ -1301,7 +1232,7 @@ def test_parser_agrees_with_parse_response() -> None:
         "usage": {**_MESSAGE_START["message"]["usage"], "output_tokens": 89},
     }
     whole = dialect.parse_response(body)
-    parts, end = _accumulate(_parse(UPSTREAM_STREAM))
+    parts, end = accumulate(_parse(UPSTREAM_STREAM))
     assert parts == whole.parts
     assert isinstance(end, ir.Finish) and (end.stop_reason, end.usage) == (whole.stop_reason, whole.usage)
 
@@ -1318,15 +1249,7 @@ def test_error_message() -> None:
 
 # ---- round trips ------------------------------------------------------------------------
 
-_text = st.text(min_size=1, max_size=20)
-_ident = st.text(alphabet="abcdefghij_0123456789", min_size=1, max_size=10)
 _sig = st.text(alphabet="ABCDEFabcdef0123456789+/=", min_size=4, max_size=16)
-_json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-1000, 1000) | st.text(max_size=8),
-    lambda c: st.lists(c, max_size=3) | st.dictionaries(_ident, c, max_size=3),
-    max_leaves=6,
-)
-_args = st.dictionaries(_ident, _json_values, max_size=3)
 _media = st.sampled_from(
     [
         ir.MediaPart("image/png", data="iVBORw0KGgo="),
@@ -1345,13 +1268,13 @@ def _assistant_parts(draw: st.DrawFn, turn: int) -> list[ir.Part]:
     for n in range(draw(st.integers(1, 4))):
         kind = draw(st.sampled_from(["text", "thinking", "redacted", "call"]))
         if kind == "text":
-            parts.append(ir.TextPart(draw(_text)))
+            parts.append(ir.TextPart(draw(texts)))
         elif kind == "thinking":
             parts.append(ir.ThinkingPart(draw(st.text(max_size=20)), draw(_sig), FAMILY))
         elif kind == "redacted":
             parts.append(ir.ThinkingPart("", draw(_sig), FAMILY, redacted=True))
         else:
-            parts.append(ir.ToolCallPart(f"toolu_{turn}_{n}", draw(_ident), draw(_args)))
+            parts.append(ir.ToolCallPart(f"toolu_{turn}_{n}", draw(idents), draw(tool_args)))
     return parts
 
 
@@ -1361,18 +1284,18 @@ def _requests(draw: st.DrawFn) -> ir.Request:
     calls: list[str] = []
     for turn in range(draw(st.integers(1, 4))):
         user: list[ir.Part] = [
-            ir.ToolResultPart(c, draw(st.lists(st.builds(ir.TextPart, _text) | _media, max_size=2)), draw(st.booleans())) for c in calls
+            ir.ToolResultPart(c, draw(st.lists(st.builds(ir.TextPart, texts) | _media, max_size=2)), draw(st.booleans())) for c in calls
         ]
-        user += draw(st.lists(st.builds(ir.TextPart, _text) | _media, min_size=0 if calls else 1, max_size=2))
+        user += draw(st.lists(st.builds(ir.TextPart, texts) | _media, min_size=0 if calls else 1, max_size=2))
         messages.append(ir.Message("user", user))
         if draw(st.booleans()):
-            messages.append(ir.Message("system", draw(st.lists(st.builds(ir.TextPart, _text), min_size=1, max_size=2))))
+            messages.append(ir.Message("system", draw(st.lists(st.builds(ir.TextPart, texts), min_size=1, max_size=2))))
         parts = draw(_assistant_parts(turn))
         calls = [p.id for p in parts if isinstance(p, ir.ToolCallPart)]
         messages.append(ir.Message("assistant", parts))
     tools = draw(
         st.lists(
-            st.builds(ir.Tool, _ident, st.text(max_size=10), st.just({"type": "object", "properties": {"a": {"type": "string"}}})),
+            st.builds(ir.Tool, idents, st.text(max_size=10), st.just({"type": "object", "properties": {"a": {"type": "string"}}})),
             max_size=2,
             unique_by=lambda t: t.name,
         )
@@ -1384,9 +1307,9 @@ def _requests(draw: st.DrawFn) -> ir.Request:
     max_tokens = draw(st.integers(1, 200_000))
     budget = draw(st.integers(1024, max_tokens - 1)) if max_tokens > 1025 and draw(st.booleans()) else None
     return ir.Request(
-        model=draw(_ident),
+        model=draw(idents),
         messages=messages,
-        system=draw(st.lists(st.builds(ir.TextPart, _text), max_size=2)),
+        system=draw(st.lists(st.builds(ir.TextPart, texts), max_size=2)),
         tools=tools,
         tool_choice=choice,
         # Anthropic can only say "no parallel calls", and only alongside a tool_choice that allows calls.
@@ -1395,11 +1318,11 @@ def _requests(draw: st.DrawFn) -> ir.Request:
         temperature=draw(st.none() | st.floats(0, 1)),
         top_p=draw(st.none() | st.floats(0, 1)),
         top_k=draw(st.none() | st.integers(1, 500)),
-        stop=draw(st.lists(_text, max_size=3)),
+        stop=draw(st.lists(texts, max_size=3)),
         stream=draw(st.booleans()),
         reasoning=None if budget is None else ir.Reasoning(budget=budget),
         response_schema=draw(st.none() | st.just({"type": "object", "properties": {"x": {"type": "integer"}}})),
-        user=draw(st.none() | _ident),
+        user=draw(st.none() | idents),
     )
 
 
@@ -1424,11 +1347,11 @@ def _responses(draw: st.DrawFn) -> ir.Response:
     )
     usage = ir.Usage(*(draw(st.integers(0, 10**6)) for _ in range(4)))
     return ir.Response(
-        id=f"msg_{draw(_ident)}",
-        model=draw(_ident),
+        id=f"msg_{draw(idents)}",
+        model=draw(idents),
         parts=parts,
         stop_reason=stop,
-        stop_sequence=draw(_text) if stop == "stop_sequence" else None,
+        stop_sequence=draw(texts) if stop == "stop_sequence" else None,
         usage=usage,
     )
 
@@ -1448,38 +1371,20 @@ def _stream_parts(draw: st.DrawFn) -> list[ir.Part]:
     for n in range(draw(st.integers(0, 5))):
         kind = draw(st.sampled_from(["text", "thinking", "signed", "foreign", "bare", "call"]))
         if kind == "text":
-            parts.append(ir.TextPart(draw(_text)))
+            parts.append(ir.TextPart(draw(texts)))
         elif kind == "thinking":
-            parts.append(ir.ThinkingPart(draw(_text), draw(_sig), FAMILY))
+            parts.append(ir.ThinkingPart(draw(texts), draw(_sig), FAMILY))
         elif kind == "signed":
             parts.append(ir.ThinkingPart("", draw(_sig), FAMILY))
         elif kind == "foreign":
             parts.append(
-                ir.ThinkingPart(draw(_text), draw(st.none() | _sig), draw(st.sampled_from(["gemini", "openai", "openai-responses"])))
+                ir.ThinkingPart(draw(texts), draw(st.none() | _sig), draw(st.sampled_from(["gemini", "openai", "openai-responses"])))
             )
         elif kind == "bare":
             parts.append(ir.ThinkingPart("", draw(_sig), draw(st.sampled_from(["gemini", "openai-responses"]))))
         else:
-            parts.append(ir.ToolCallPart(f"toolu_{n}", draw(_ident), draw(_args)))
+            parts.append(ir.ToolCallPart(f"toolu_{n}", draw(idents), draw(tool_args)))
     return parts
-
-
-def _events_for(response: ir.Response) -> list[ir.Event]:
-    events: list[ir.Event] = [ir.Start(response.id, response.model)]
-    for index, part in enumerate(response.parts):
-        if isinstance(part, ir.TextPart):
-            events += [ir.BlockStart(index, "text"), *[ir.TextDelta(index, c) for c in part.text], ir.BlockStop(index)]
-        elif isinstance(part, ir.ThinkingPart):
-            events.append(ir.BlockStart(index, "thinking"))
-            events += [ir.ThinkingDelta(index, part.text, family=part.family)] if part.text else []
-            events += [ir.ThinkingDelta(index, signature=part.signature, family=part.family)] if part.signature else []
-            events.append(ir.BlockStop(index))
-        elif isinstance(part, ir.ToolCallPart):
-            raw = orjson.dumps(part.arguments).decode()
-            events.append(ir.BlockStart(index, "tool_call", id=part.id, name=part.name))
-            events += [ir.ToolArgsDelta(index, raw[i : i + 3]) for i in range(0, len(raw), 3)]
-            events.append(ir.BlockStop(index))
-    return [*events, ir.Finish(response.stop_reason, response.usage, response.stop_sequence)]
 
 
 def _as_claude_sees_it(parts: list[ir.Part]) -> list[ir.Part]:
@@ -1500,7 +1405,7 @@ def _streamed(draw: st.DrawFn) -> ir.Response:
     calls = any(isinstance(p, ir.ToolCallPart) for p in parts)
     stop: ir.StopReason = "tool_use" if calls else draw(st.sampled_from(["end_turn", "max_tokens", "stop_sequence", "refusal"]))
     return ir.Response(
-        id=f"msg_{draw(_ident)}",
+        id=f"msg_{draw(idents)}",
         model="upstream",
         parts=parts,
         stop_reason=stop,
@@ -1512,11 +1417,11 @@ def _streamed(draw: st.DrawFn) -> ir.Response:
 @settings(max_examples=100, deadline=None)
 @given(response=_streamed())
 def test_stream_round_trip_through_renderer_and_parser(response: ir.Response) -> None:
-    parsed = _parse(_render(_events_for(response)))
-    _assert_well_formed(parsed)
+    parsed = _parse(_render(events_for(response)))
+    assert_well_formed(parsed)
     expected = _as_claude_sees_it(response.parts)
     assert [e.index for e in parsed if isinstance(e, ir.BlockStart)] == list(range(len(expected)))  # no gaps
-    parts, end = _accumulate(parsed)
+    parts, end = accumulate(parsed)
     assert parts == expected
     assert end == ir.Finish(response.stop_reason, response.usage, response.stop_sequence)
     assert parsed[0] == ir.Start(response.id, "client-model", ir.Usage())
@@ -1525,7 +1430,7 @@ def test_stream_round_trip_through_renderer_and_parser(response: ir.Response) ->
 @settings(max_examples=30, deadline=None)
 @given(response=_streamed())
 def test_sdk_accumulates_any_rendered_stream(response: ir.Response) -> None:
-    _, final = _sdk_final(_render(_events_for(response)))
+    _, final = _sdk_final(_render(events_for(response)))
     expected = _as_claude_sees_it(response.parts)
     assert len(final.content) == len(expected)
     for block, part in zip(final.content, expected, strict=True):

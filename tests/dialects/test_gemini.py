@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from pathlib import Path
 from typing import Any
 
-import httpx2
 import orjson
 import pytest
 from google import genai
@@ -19,62 +17,33 @@ from babelgate import ir
 from babelgate.dialects import gemini as dialect
 from babelgate.dialects.base import EncodeOptions
 from babelgate.errors import BadRequest, GatewayError, Kind
+from tests.dialects.helpers import (
+    accumulate,
+    assert_well_formed,
+    capture,
+    events_for,
+    idents,
+    parse_stream,
+    render_stream,
+    sse_transport,
+    texts,
+    tool_args,
+)
 
-FIXTURES = Path("/work/shared/fixtures/clients")
 SIG = "c2lnbmF0dXJl"  # thoughtSignature is bytes on the wire: base64
 SIG2 = "b3RoZXI="
 
 
 def _fixture(name: str) -> tuple[dict[str, Any], str, bool]:
-    captured = json.loads((FIXTURES / name).read_text())
+    """A captured request's body, and the model and stream flag its URL carries."""
+    captured = capture(name)
     target = captured["path"].split("/models/", 1)[1].split("?")[0]
     model, _, action = target.rpartition(":")
     return captured["body"], model, action == "streamGenerateContent"
 
 
-def _accumulate(events: list[ir.Event]) -> tuple[list[ir.Part], ir.Finish | ir.StreamError | None]:
-    """ir events folded into parts, the way a non-streaming client would see them."""
-    parts: dict[int, ir.Part] = {}
-    args: dict[int, str] = {}
-    end: ir.Finish | ir.StreamError | None = None
-    for event in events:
-        if isinstance(event, ir.BlockStart):
-            kinds: dict[str, ir.Part] = {
-                "text": ir.TextPart(""),
-                "thinking": ir.ThinkingPart("", family="gemini"),
-                "tool_call": ir.ToolCallPart(event.id, event.name, {}, event.signature),
-            }
-            parts[event.index] = kinds[event.kind]
-        elif isinstance(event, ir.TextDelta):
-            part = parts[event.index]
-            assert isinstance(part, ir.TextPart)
-            part.text += event.text
-        elif isinstance(event, ir.ThinkingDelta):
-            thinking = parts[event.index]
-            assert isinstance(thinking, ir.ThinkingPart)
-            thinking.text += event.text
-            if event.signature:
-                thinking.signature = (thinking.signature or "") + event.signature
-        elif isinstance(event, ir.ToolArgsDelta):
-            args[event.index] = args.get(event.index, "") + event.partial_json
-        elif isinstance(event, (ir.Finish, ir.StreamError)):
-            end = event
-    for index, raw in args.items():
-        call = parts[index]
-        assert isinstance(call, ir.ToolCallPart)
-        call.arguments = json.loads(raw)
-    return [parts[i] for i in sorted(parts)], end
-
-
 def _sdk_client(body: bytes, seen: list[str] | None = None) -> genai.Client:
-    def handler(request: httpx2.Request) -> httpx2.Response:
-        if seen is not None:
-            seen.append(str(request.url))
-        return httpx2.Response(200, headers={"content-type": "text/event-stream"}, content=body)
-
-    options = types.HttpOptions(
-        base_url="http://gateway.test", api_version="v1beta", client_args={"transport": httpx2.MockTransport(handler)}
-    )
+    options = types.HttpOptions(base_url="http://gateway.test", api_version="v1beta", client_args={"transport": sse_transport(body, seen)})
     return genai.Client(api_key="k", http_options=options)
 
 
@@ -393,9 +362,7 @@ _EVENTS: list[ir.Event] = [
 
 
 def _render(events: list[ir.Event]) -> bytes:
-    renderer = dialect.stream_renderer(ir.Request(model="client-model", messages=[], stream=True))
-    assert renderer.content_type == "text/event-stream"
-    return b"".join(renderer.render(e) for e in events)
+    return render_stream(dialect.stream_renderer(ir.Request(model="client-model", messages=[], stream=True)), events)
 
 
 def test_renderer_frames_golden() -> None:
@@ -703,16 +670,12 @@ UPSTREAM_STREAM = _sse(
 
 
 def _parse(*chunks: bytes) -> list[ir.Event]:
-    parser = dialect.stream_parser()
-    events: list[ir.Event] = []
-    for chunk in chunks:
-        events.extend(parser.feed(chunk))
-    return events + parser.close()
+    return parse_stream(dialect.stream_parser(), *chunks)
 
 
 def test_parser_golden() -> None:
     events = _parse(UPSTREAM_STREAM)
-    _assert_well_formed(events)
+    assert_well_formed(events)
     first_id = next(e.id for e in events if isinstance(e, ir.BlockStart) and e.name == "f")
     assert first_id.startswith("call_")
     assert events == [
@@ -755,7 +718,7 @@ def test_parser_agrees_with_parse_response() -> None:
         ],
     }
     whole = dialect.parse_response(merged)
-    parts, end = _accumulate(_parse(UPSTREAM_STREAM))
+    parts, end = accumulate(_parse(UPSTREAM_STREAM))
     texts = "".join(p.text for p in whole.parts if isinstance(p, ir.TextPart))
     assert texts == "".join(p.text for p in parts if isinstance(p, ir.TextPart))
     assert [p for p in whole.parts if isinstance(p, ir.ToolCallPart)] == [p for p in parts if isinstance(p, ir.ToolCallPart)]
@@ -784,15 +747,7 @@ def test_error_message() -> None:
 
 # ---- round trips ------------------------------------------------------------------------
 
-_text = st.text(min_size=1, max_size=20)
-_ident = st.text(alphabet="abcdefghij_0123456789", min_size=1, max_size=10)
 _sig = st.sampled_from([SIG, SIG2, "c2lnMw=="])
-_json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-1000, 1000) | st.text(max_size=8),
-    lambda c: st.lists(c, max_size=3) | st.dictionaries(_ident, c, max_size=3),
-    max_leaves=6,
-)
-_args = st.dictionaries(_ident, _json_values, max_size=3)
 
 
 @st.composite
@@ -801,13 +756,13 @@ def _model_parts(draw: st.DrawFn, turn: int, signed_thoughts: bool = False) -> l
     for n in range(draw(st.integers(1, 4))):
         kind = draw(st.sampled_from(["text", "thought", "signature", "call"]))
         if kind == "text":
-            parts.append(ir.TextPart(draw(_text)))
+            parts.append(ir.TextPart(draw(texts)))
         elif kind == "thought":
-            parts.append(ir.ThinkingPart(draw(_text), draw(_sig if signed_thoughts else st.none() | _sig), "gemini"))
+            parts.append(ir.ThinkingPart(draw(texts), draw(_sig if signed_thoughts else st.none() | _sig), "gemini"))
         elif kind == "signature" and not (parts and isinstance(parts[-1], ir.ThinkingPart) and not parts[-1].text):
             parts.append(ir.ThinkingPart("", draw(_sig), "gemini"))
         elif kind == "call":
-            parts.append(ir.ToolCallPart(f"id_{turn}_{n}", draw(_ident), draw(_args), draw(st.none() | _sig)))
+            parts.append(ir.ToolCallPart(f"id_{turn}_{n}", draw(idents), draw(tool_args), draw(st.none() | _sig)))
     return parts
 
 
@@ -818,22 +773,22 @@ def _requests(draw: st.DrawFn) -> ir.Request:
     for turn in range(draw(st.integers(1, 4))):
         if calls:
             results = [
-                ir.ToolResultPart(c.id, draw(st.lists(st.builds(ir.TextPart, _text), max_size=1)), draw(st.booleans()), c.name)
+                ir.ToolResultPart(c.id, draw(st.lists(st.builds(ir.TextPart, texts), max_size=1)), draw(st.booleans()), c.name)
                 for c in calls
             ]
-            messages.append(ir.Message("user", [*results, *draw(st.lists(st.builds(ir.TextPart, _text), max_size=1))]))
+            messages.append(ir.Message("user", [*results, *draw(st.lists(st.builds(ir.TextPart, texts), max_size=1))]))
         else:
-            user: list[ir.Part] = draw(st.lists(st.builds(ir.TextPart, _text), min_size=1, max_size=2))
+            user: list[ir.Part] = draw(st.lists(st.builds(ir.TextPart, texts), min_size=1, max_size=2))
             if draw(st.booleans()):
                 user.append(ir.MediaPart("image/png", data="iVBORw0KGgo="))
             messages.append(ir.Message("user", user))
         parts = draw(_model_parts(turn, signed_thoughts=True))  # unsigned thoughts are not sent upstream
         calls = [p for p in parts if isinstance(p, ir.ToolCallPart)]
         messages.append(ir.Message("assistant", parts))
-    props = st.dictionaries(_ident, st.sampled_from([{"type": "string"}, {"type": "integer", "description": "n"}]), max_size=2)
+    props = st.dictionaries(idents, st.sampled_from([{"type": "string"}, {"type": "integer", "description": "n"}]), max_size=2)
     tools = draw(
         st.lists(
-            st.builds(lambda n, d, p: ir.Tool(n, d, {"type": "object", "properties": p}), _ident, st.text(max_size=10), props),
+            st.builds(lambda n, d, p: ir.Tool(n, d, {"type": "object", "properties": p}), idents, st.text(max_size=10), props),
             max_size=2,
             unique_by=lambda t: t.name,
         )
@@ -848,14 +803,14 @@ def _requests(draw: st.DrawFn) -> ir.Request:
     return ir.Request(
         model="gemini-2.5-flash",
         messages=messages,
-        system=draw(st.lists(st.builds(ir.TextPart, _text), max_size=2)),
+        system=draw(st.lists(st.builds(ir.TextPart, texts), max_size=2)),
         tools=tools,
         tool_choice=draw(st.sampled_from(choices)),
         max_tokens=draw(st.none() | st.integers(1, 10**6)),
         temperature=draw(st.none() | st.floats(0, 2)),
         top_p=draw(st.none() | st.floats(0, 1)),
         top_k=draw(st.none() | st.integers(1, 100)),
-        stop=draw(st.lists(_text, max_size=5)),
+        stop=draw(st.lists(texts, max_size=5)),
         stream=draw(st.booleans()),
         stream_usage=True,
         reasoning=reasoning,
@@ -880,7 +835,7 @@ def _responses(draw: st.DrawFn) -> ir.Response:
         input_tokens=draw(st.integers(0, 10**6)), cache_read_tokens=draw(st.integers(0, 10**6)), reasoning_tokens=draw(st.integers(0, 1000))
     )
     usage.output_tokens = usage.reasoning_tokens + draw(st.integers(0, 10**6))
-    return ir.Response(id=draw(_ident), model=draw(_ident), parts=parts, stop_reason=stop, usage=usage)
+    return ir.Response(id=draw(idents), model=draw(idents), parts=parts, stop_reason=stop, usage=usage)
 
 
 @settings(max_examples=150, deadline=None)
@@ -889,23 +844,6 @@ def test_response_round_trip(response: ir.Response) -> None:
     body = dialect.render_response(response)
     types.GenerateContentResponse.model_validate(body)
     assert dialect.parse_response(orjson.loads(orjson.dumps(body))) == response
-
-
-def _events_for(response: ir.Response) -> list[ir.Event]:
-    events: list[ir.Event] = [ir.Start(response.id, response.model)]
-    for index, part in enumerate(response.parts):
-        if isinstance(part, ir.TextPart):
-            events += [ir.BlockStart(index, "text"), *[ir.TextDelta(index, c) for c in part.text], ir.BlockStop(index)]
-        elif isinstance(part, ir.ThinkingPart):
-            events += [ir.BlockStart(index, "thinking"), ir.ThinkingDelta(index, part.text, family="gemini")]
-            events += [ir.ThinkingDelta(index, signature=part.signature, family="gemini")] if part.signature else []
-            events.append(ir.BlockStop(index))
-        elif isinstance(part, ir.ToolCallPart):
-            raw = orjson.dumps(part.arguments).decode()
-            events.append(ir.BlockStart(index, "tool_call", id=part.id, name=part.name, signature=part.signature))
-            events += [ir.ToolArgsDelta(index, raw[i : i + 3]) for i in range(0, len(raw), 3)]
-            events.append(ir.BlockStop(index))
-    return [*events, ir.Finish(response.stop_reason, response.usage)]
 
 
 def _stream_shape(parts: list[ir.Part]) -> list[ir.Part]:
@@ -934,29 +872,11 @@ def _stream_shape(parts: list[ir.Part]) -> list[ir.Part]:
     return out
 
 
-def _assert_well_formed(events: list[ir.Event]) -> None:
-    """Start first, blocks one at a time with rising indexes, every block closed, one ending."""
-    assert isinstance(events[0], ir.Start)
-    open_index: int | None = None
-    seen: list[int] = []
-    for event in events[1:-1]:
-        if isinstance(event, ir.BlockStart):
-            assert open_index is None and (not seen or event.index > seen[-1])
-            open_index = event.index
-            seen.append(event.index)
-        elif isinstance(event, ir.BlockStop):
-            assert event.index == open_index
-            open_index = None
-        else:
-            assert isinstance(event, (ir.TextDelta, ir.ThinkingDelta, ir.ToolArgsDelta)) and event.index == open_index
-    assert open_index is None and isinstance(events[-1], (ir.Finish, ir.StreamError))
-
-
 @settings(max_examples=100, deadline=None)
 @given(response=_responses())
 def test_stream_round_trip_through_renderer_and_parser(response: ir.Response) -> None:
-    parsed = _parse(_render(_events_for(response)))
-    _assert_well_formed(parsed)
-    parts, end = _accumulate(parsed)
+    parsed = _parse(_render(events_for(response)))
+    assert_well_formed(parsed)
+    parts, end = accumulate(parsed)
     assert _stream_shape(parts) == _stream_shape(response.parts)
     assert end == ir.Finish(response.stop_reason, response.usage)

@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from babelgate.dialects.gemini_schema import SUPPORTED, clean_schema, to_json_schema
+from tests.dialects.helpers import FIXTURES
 
-FIXTURES = Path("/work/shared/fixtures/clients")
 GEMINI_TYPES = {"STRING", "NUMBER", "INTEGER", "BOOLEAN", "ARRAY", "OBJECT"}
 
 

@@ -6,7 +6,6 @@ import dataclasses
 import json
 from typing import Any
 
-import httpx2
 import openai
 import orjson
 import pytest
@@ -20,76 +19,26 @@ from babelgate.dialects import anthropic
 from babelgate.dialects import openai_chat as dialect
 from babelgate.dialects.base import EncodeOptions
 from babelgate.errors import BadRequest, GatewayError, Kind
+from tests.dialects.helpers import (
+    accumulate,
+    assert_well_formed,
+    events_for,
+    idents,
+    openai_client,
+    parse_stream,
+    render_stream,
+    texts,
+    tool_args,
+)
 
 FAMILY = "openai"
 SCHEMA = {"type": "object", "properties": {"a": {"type": "integer"}}, "required": ["a"]}
 ECHO = EncodeOptions(max_tokens_field="max_completion_tokens", reasoning_effort=True, echo_reasoning=True)
 
 
-def _accumulate(events: list[ir.Event]) -> tuple[list[ir.Part], ir.Finish | ir.StreamError | None]:
-    """ir events folded into parts, the way a non-streaming client would see them."""
-    parts: dict[int, ir.Part] = {}
-    args: dict[int, str] = {}
-    end: ir.Finish | ir.StreamError | None = None
-    for event in events:
-        if isinstance(event, ir.BlockStart):
-            kinds: dict[str, ir.Part] = {
-                "text": ir.TextPart(""),
-                "thinking": ir.ThinkingPart(""),
-                "tool_call": ir.ToolCallPart(event.id, event.name, {}, event.signature),
-            }
-            parts[event.index] = kinds[event.kind]
-        elif isinstance(event, ir.TextDelta):
-            part = parts[event.index]
-            assert isinstance(part, ir.TextPart)
-            part.text += event.text
-        elif isinstance(event, ir.ThinkingDelta):
-            thinking = parts[event.index]
-            assert isinstance(thinking, ir.ThinkingPart)
-            thinking.text += event.text
-            if event.signature:
-                thinking.signature = (thinking.signature or "") + event.signature
-            thinking.family = thinking.family or event.family
-        elif isinstance(event, ir.ToolArgsDelta):
-            args[event.index] = args.get(event.index, "") + event.partial_json
-        elif isinstance(event, (ir.Finish, ir.StreamError)):
-            end = event
-    for index, raw in args.items():
-        call = parts[index]
-        assert isinstance(call, ir.ToolCallPart)
-        call.arguments = json.loads(raw)
-    return [parts[i] for i in sorted(parts)], end
-
-
-def _assert_well_formed(events: list[ir.Event]) -> None:
-    """Start first, blocks one at a time with rising indexes, every block closed, one ending."""
-    assert isinstance(events[0], ir.Start)
-    open_index: int | None = None
-    seen: list[int] = []
-    for event in events[1:-1]:
-        if isinstance(event, ir.BlockStart):
-            assert open_index is None and (not seen or event.index > seen[-1])
-            open_index = event.index
-            seen.append(event.index)
-        elif isinstance(event, ir.BlockStop):
-            assert event.index == open_index
-            open_index = None
-        else:
-            assert isinstance(event, (ir.TextDelta, ir.ThinkingDelta, ir.ToolArgsDelta)) and event.index == open_index
-    assert open_index is None and isinstance(events[-1], (ir.Finish, ir.StreamError))
-
-
-def _sdk_client(body: bytes) -> openai.OpenAI:
-    def handler(request: httpx2.Request) -> httpx2.Response:
-        return httpx2.Response(200, headers={"content-type": "text/event-stream"}, content=body)
-
-    transport = httpx2.MockTransport(handler)
-    return openai.OpenAI(api_key="k", base_url="http://gateway.test/v1", http_client=httpx2.Client(transport=transport), max_retries=0)
-
-
 def _sdk_final(body: bytes) -> tuple[list[str], ParsedChatCompletion[None]]:
     """The SDK's own stream helper run over our bytes: the event types it saw and its accumulated completion."""
-    client = _sdk_client(body)
+    client = openai_client(body)
     with client.chat.completions.stream(model="client-model", messages=[{"role": "user", "content": "hi"}]) as stream:
         types = [event.type for event in stream]
         return types, stream.get_final_completion()
@@ -474,9 +423,7 @@ _EVENTS: list[ir.Event] = [
 
 def _render(events: list[ir.Event], include_usage: bool = True) -> bytes:
     request = ir.Request(model="client-model", messages=[], stream=True, stream_usage=include_usage)
-    renderer = dialect.stream_renderer(request)
-    assert renderer.content_type == "text/event-stream"
-    return b"".join(renderer.render(e) for e in events)
+    return render_stream(dialect.stream_renderer(request), events)
 
 
 def _chunks(raw: bytes) -> list[dict[str, Any]]:
@@ -1001,17 +948,13 @@ PARSED: list[ir.Event] = [
 
 
 def _parse(*chunks: bytes) -> list[ir.Event]:
-    parser = dialect.stream_parser()
-    events: list[ir.Event] = []
-    for chunk in chunks:
-        events.extend(parser.feed(chunk))
-    return events + parser.close()
+    return parse_stream(dialect.stream_parser(), *chunks)
 
 
 def test_parser_golden() -> None:
     assert _parse(UPSTREAM_STREAM) == PARSED
-    _assert_well_formed(PARSED)
-    parts, _ = _accumulate(PARSED)
+    assert_well_formed(PARSED)
+    parts, _ = accumulate(PARSED)
     assert parts[2] == ir.ToolCallPart("call_a", "get_weather", {"location": "Parisé"})
 
 
@@ -1053,7 +996,7 @@ def test_parser_agrees_with_parse_response() -> None:
         "usage": UPSTREAM_CHUNKS[-1]["usage"],
     }
     whole = dialect.parse_response(merged)
-    parts, end = _accumulate(_parse(UPSTREAM_STREAM))
+    parts, end = accumulate(_parse(UPSTREAM_STREAM))
     assert parts == whole.parts
     assert isinstance(end, ir.Finish) and (end.stop_reason, end.usage) == (whole.stop_reason, whole.usage)
 
@@ -1081,7 +1024,7 @@ def test_tool_call_id_after_the_name() -> None:
 
 def test_tool_call_id_that_never_arrives() -> None:
     alone = _parse(_sse([_chunk(_call(0, name="f", arguments='{"a":')), _chunk(_call(0, arguments="1}")), _chunk({}, "tool_calls")]))
-    _assert_well_formed(alone)
+    assert_well_formed(alone)
     opened = alone[1]
     assert isinstance(opened, ir.BlockStart) and opened.name == "f" and opened.id.startswith("call_") and len(opened.id) > 8
     assert alone[2:] == [ir.ToolArgsDelta(0, '{"a":1}'), ir.BlockStop(0), ir.Finish("tool_use", ir.Usage())]
@@ -1091,11 +1034,11 @@ def test_tool_call_id_that_never_arrives() -> None:
             [_chunk(_call(0, name="f", arguments="{}")), _chunk(_call(1, id="call_b", name="g", arguments="{}")), _chunk({}, "tool_calls")]
         )
     )
-    _assert_well_formed(then_call)
+    assert_well_formed(then_call)
     starts = [e for e in then_call if isinstance(e, ir.BlockStart)]
     assert [(s.index, s.name) for s in starts] == [(0, "f"), (1, "g")] and starts[0].id.startswith("call_") and starts[1].id == "call_b"
     then_text = _parse(_sse([_chunk(_call(0, name="f", arguments="{}")), _chunk({"content": "done"}), _chunk({}, "stop")]))
-    _assert_well_formed(then_text)
+    assert_well_formed(then_text)
     assert [(e.index, e.kind) for e in then_text if isinstance(e, ir.BlockStart)] == [(0, "tool_call"), (1, "text")]
     assert then_text[-1] == ir.Finish("tool_use", ir.Usage())
     cut = _parse(_sse([_chunk(_call(0, name="f", arguments="{}")), _chunk({}, "tool_calls")], done=False))
@@ -1109,17 +1052,17 @@ def test_parallel_tool_calls_in_one_chunk_without_indexes() -> None:
         {"id": "call_2", "type": "function", "function": {"name": "b", "arguments": "{}"}},
     ]
     events = _parse(_sse([_chunk({"role": "assistant", "content": None, "tool_calls": calls}), _chunk({}, "tool_calls")]))
-    _assert_well_formed(events)
-    parts, end = _accumulate(events)
+    assert_well_formed(events)
+    parts, end = accumulate(events)
     assert parts == [ir.ToolCallPart("call_1", "a", {"x": 1}), ir.ToolCallPart("call_2", "b", {})]
     assert end == ir.Finish("tool_use", ir.Usage())
 
 
 def test_reasoning_field_variants() -> None:
     ollama = _parse(_sse([_chunk({"role": "assistant", "content": "", "reasoning": "Hm"}), _chunk({"content": "Yes"}), _chunk({}, "stop")]))
-    assert _accumulate(ollama)[0] == [ir.ThinkingPart("Hm", family=FAMILY), ir.TextPart("Yes")]
+    assert accumulate(ollama)[0] == [ir.ThinkingPart("Hm", family=FAMILY), ir.TextPart("Yes")]
     both = _parse(_sse([_chunk({"reasoning_content": "once", "reasoning": "once"}), _chunk({}, "stop")]))
-    assert _accumulate(both)[0] == [ir.ThinkingPart("once", family=FAMILY)]  # not doubled
+    assert accumulate(both)[0] == [ir.ThinkingPart("once", family=FAMILY)]  # not doubled
     back_and_forth = _parse(
         _sse(
             [
@@ -1131,8 +1074,8 @@ def test_reasoning_field_variants() -> None:
             ]
         )
     )
-    _assert_well_formed(back_and_forth)
-    assert _accumulate(back_and_forth)[0] == [
+    assert_well_formed(back_and_forth)
+    assert accumulate(back_and_forth)[0] == [
         ir.ThinkingPart("a", family=FAMILY),
         ir.TextPart("b"),
         ir.ThinkingPart("c", family=FAMILY),
@@ -1191,14 +1134,6 @@ def test_error_message() -> None:
 
 # ---- round trips ------------------------------------------------------------------------
 
-_text = st.text(min_size=1, max_size=20)
-_ident = st.text(alphabet="abcdefghij_0123456789", min_size=1, max_size=10)
-_json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-1000, 1000) | st.text(max_size=8),
-    lambda c: st.lists(c, max_size=3) | st.dictionaries(_ident, c, max_size=3),
-    max_leaves=6,
-)
-_args = st.dictionaries(_ident, _json_values, max_size=3)
 _media = st.sampled_from(
     [
         ir.MediaPart("image/png", data="iVBORw0KGgo="),
@@ -1215,23 +1150,23 @@ def _requests(draw: st.DrawFn) -> ir.Request:
     calls: list[str] = []
     for turn in range(draw(st.integers(1, 4))):
         if calls:
-            results = [ir.ToolResultPart(c, draw(st.lists(st.builds(ir.TextPart, _text), max_size=1))) for c in calls]
+            results = [ir.ToolResultPart(c, draw(st.lists(st.builds(ir.TextPart, texts), max_size=1))) for c in calls]
             messages.append(ir.Message("user", list(results)))
         if not calls or draw(st.booleans()):
-            messages.append(ir.Message("user", [ir.TextPart(draw(_text)), *draw(st.lists(_media, max_size=2))]))
+            messages.append(ir.Message("user", [ir.TextPart(draw(texts)), *draw(st.lists(_media, max_size=2))]))
         if draw(st.booleans()):
-            messages.append(ir.Message("system", [ir.TextPart(draw(_text))]))
+            messages.append(ir.Message("system", [ir.TextPart(draw(texts))]))
         parts: list[ir.Part] = []
         if draw(st.booleans()):
-            parts.append(ir.ThinkingPart(draw(_text), None, FAMILY))
+            parts.append(ir.ThinkingPart(draw(texts), None, FAMILY))
         if draw(st.booleans()):
-            parts.append(ir.TextPart(draw(_text)))
+            parts.append(ir.TextPart(draw(texts)))
         calls = [f"call_{turn}_{n}" for n in range(draw(st.integers(0 if parts else 1, 2)))]
-        parts.extend(ir.ToolCallPart(c, draw(_ident), draw(_args)) for c in calls)
+        parts.extend(ir.ToolCallPart(c, draw(idents), draw(tool_args)) for c in calls)
         messages.append(ir.Message("assistant", parts))
     tools = draw(
         st.lists(
-            st.builds(ir.Tool, _ident, st.text(max_size=10), st.just({"type": "object", "properties": {"a": {"type": "string"}}})),
+            st.builds(ir.Tool, idents, st.text(max_size=10), st.just({"type": "object", "properties": {"a": {"type": "string"}}})),
             max_size=2,
             unique_by=lambda t: t.name,
         )
@@ -1242,16 +1177,16 @@ def _requests(draw: st.DrawFn) -> ir.Request:
     schema = draw(st.none() | st.just({"type": "object", "properties": {"x": {"type": "integer"}}}))
     stream = draw(st.booleans())
     return ir.Request(
-        model=draw(_ident),
+        model=draw(idents),
         messages=messages,
-        system=draw(st.lists(st.builds(ir.TextPart, _text), max_size=1)),
+        system=draw(st.lists(st.builds(ir.TextPart, texts), max_size=1)),
         tools=tools,
         tool_choice=draw(st.sampled_from(choices)),
         parallel_tool_calls=draw(st.none() | st.booleans()) if tools else None,
         max_tokens=draw(st.none() | st.integers(1, 10**6)),
         temperature=draw(st.none() | st.floats(0, 2)),
         top_p=draw(st.none() | st.floats(0, 1)),
-        stop=draw(st.lists(_text, max_size=4)),
+        stop=draw(st.lists(texts, max_size=4)),
         stream=stream,
         stream_usage=stream,
         reasoning=draw(st.none() | st.builds(ir.Reasoning, st.sampled_from(["none", "minimal", "low", "medium", "high"]))),
@@ -1271,14 +1206,14 @@ def test_request_round_trip(request: ir.Request) -> None:
 def _responses(draw: st.DrawFn) -> ir.Response:
     parts: list[ir.Part] = []
     if draw(st.booleans()):
-        parts.append(ir.ThinkingPart(draw(_text), None, FAMILY))
+        parts.append(ir.ThinkingPart(draw(texts), None, FAMILY))
     if draw(st.booleans()):
-        parts.append(ir.TextPart(draw(_text)))
-    parts.extend(ir.ToolCallPart(f"call_{i}", draw(_ident), draw(_args)) for i in range(draw(st.integers(0, 2))))
+        parts.append(ir.TextPart(draw(texts)))
+    parts.extend(ir.ToolCallPart(f"call_{i}", draw(idents), draw(tool_args)) for i in range(draw(st.integers(0, 2))))
     calls = any(isinstance(p, ir.ToolCallPart) for p in parts)
     stop: ir.StopReason = "tool_use" if calls else draw(st.sampled_from(["end_turn", "max_tokens", "refusal"]))
     usage = ir.Usage(*(draw(st.integers(0, 10**6)) for _ in range(5)))
-    return ir.Response(id=f"chatcmpl-{draw(_ident)}", model=draw(_ident), parts=parts, stop_reason=stop, usage=usage)
+    return ir.Response(id=f"chatcmpl-{draw(idents)}", model=draw(idents), parts=parts, stop_reason=stop, usage=usage)
 
 
 @settings(max_examples=150, deadline=None)
@@ -1297,13 +1232,13 @@ def _stream_parts(draw: st.DrawFn) -> list[ir.Part]:
         kind = draw(st.sampled_from(["text", "thinking", "bare", "call"]))
         family = draw(st.sampled_from([FAMILY, "anthropic", "gemini", "openai-responses"]))
         if kind == "text":
-            parts.append(ir.TextPart(draw(_text)))
+            parts.append(ir.TextPart(draw(texts)))
         elif kind == "thinking":
-            parts.append(ir.ThinkingPart(draw(_text), draw(st.none() | _ident), family))
+            parts.append(ir.ThinkingPart(draw(texts), draw(st.none() | idents), family))
         elif kind == "bare":
-            parts.append(ir.ThinkingPart("", draw(_ident), family))
+            parts.append(ir.ThinkingPart("", draw(idents), family))
         else:
-            parts.append(ir.ToolCallPart(f"call_{n}", draw(_ident), draw(_args)))
+            parts.append(ir.ToolCallPart(f"call_{n}", draw(idents), draw(tool_args)))
     return parts
 
 
@@ -1326,53 +1261,35 @@ def _as_chat_sees_it(parts: list[ir.Part]) -> list[ir.Part]:
     return out
 
 
-def _events_for(response: ir.Response) -> list[ir.Event]:
-    events: list[ir.Event] = [ir.Start(response.id, response.model)]
-    for index, part in enumerate(response.parts):
-        if isinstance(part, ir.TextPart):
-            events += [ir.BlockStart(index, "text"), *[ir.TextDelta(index, c) for c in part.text], ir.BlockStop(index)]
-        elif isinstance(part, ir.ThinkingPart):
-            events.append(ir.BlockStart(index, "thinking"))
-            events += [ir.ThinkingDelta(index, part.text, family=part.family)] if part.text else []
-            events += [ir.ThinkingDelta(index, signature=part.signature, family=part.family)] if part.signature else []
-            events.append(ir.BlockStop(index))
-        elif isinstance(part, ir.ToolCallPart):
-            raw = orjson.dumps(part.arguments).decode()
-            events.append(ir.BlockStart(index, "tool_call", id=part.id, name=part.name))
-            events += [ir.ToolArgsDelta(index, raw[i : i + 3]) for i in range(0, len(raw), 3)]
-            events.append(ir.BlockStop(index))
-    return [*events, ir.Finish(response.stop_reason, response.usage)]
-
-
 @st.composite
 def _streamed(draw: st.DrawFn) -> ir.Response:
     parts = draw(_stream_parts())
     calls = any(isinstance(p, ir.ToolCallPart) for p in parts)
     stop: ir.StopReason = "tool_use" if calls else draw(st.sampled_from(["end_turn", "max_tokens", "refusal"]))
     usage = ir.Usage(*(draw(st.integers(0, 10**6)) for _ in range(5)))
-    return ir.Response(id=f"msg_{draw(_ident)}", model="upstream", parts=parts, stop_reason=stop, usage=usage)
+    return ir.Response(id=f"msg_{draw(idents)}", model="upstream", parts=parts, stop_reason=stop, usage=usage)
 
 
 @settings(max_examples=100, deadline=None)
 @given(response=_streamed())
 def test_stream_round_trip_through_renderer_and_parser(response: ir.Response) -> None:
-    raw = _render(_events_for(response))
+    raw = _render(events_for(response))
     parsed = _parse(raw)
-    _assert_well_formed(parsed)
-    parts, end = _accumulate(parsed)
+    assert_well_formed(parsed)
+    parts, end = accumulate(parsed)
     assert parts == _as_chat_sees_it(response.parts)
     assert end == ir.Finish(response.stop_reason, response.usage)
     start = parsed[0]
     assert isinstance(start, ir.Start) and start.model == "client-model" and start.id.startswith("chatcmpl-")
     # Without stream_options.include_usage the client gets no usage chunk, and the stream is still whole.
-    bare = _parse(_render(_events_for(response), include_usage=False))
-    assert _accumulate(bare) == (parts, ir.Finish(response.stop_reason, ir.Usage()))
+    bare = _parse(_render(events_for(response), include_usage=False))
+    assert accumulate(bare) == (parts, ir.Finish(response.stop_reason, ir.Usage()))
 
 
 @settings(max_examples=30, deadline=None)
 @given(response=_streamed())
 def test_sdk_accumulates_any_rendered_stream(response: ir.Response) -> None:
-    raw = _render(_events_for(response))
+    raw = _render(events_for(response))
     # The SDK's helper refuses a cut-off or filtered completion outright: that it raises is the check.
     refused = {"max_tokens": openai.LengthFinishReasonError, "refusal": openai.ContentFilterFinishReasonError}.get(response.stop_reason)
     if refused is not None:

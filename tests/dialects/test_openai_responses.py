@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from pathlib import Path
 from typing import Any
 
-import httpx2
-import openai
 import orjson
 import pytest
 from hypothesis import given, settings
@@ -19,82 +16,29 @@ from babelgate import ir
 from babelgate.dialects import openai_responses as dialect
 from babelgate.dialects.base import EncodeOptions
 from babelgate.errors import BadRequest, GatewayError, Kind
+from tests.dialects.helpers import (
+    accumulate,
+    assert_well_formed,
+    events_for,
+    fixture,
+    idents,
+    named_frames,
+    named_sse,
+    openai_client,
+    parse_stream,
+    render_stream,
+    texts,
+    tool_args,
+)
 
-FIXTURES = Path("/work/shared/fixtures/clients")
 FAMILY = "openai-responses"
-
-
-def _fixture(name: str) -> dict[str, Any]:
-    body: dict[str, Any] = json.loads((FIXTURES / name).read_text())["body"]
-    return body
-
-
-def _accumulate(events: list[ir.Event]) -> tuple[list[ir.Part], ir.Finish | ir.StreamError | None]:
-    """ir events folded into parts, the way a non-streaming client would see them."""
-    parts: dict[int, ir.Part] = {}
-    args: dict[int, str] = {}
-    end: ir.Finish | ir.StreamError | None = None
-    for event in events:
-        if isinstance(event, ir.BlockStart):
-            kinds: dict[str, ir.Part] = {
-                "text": ir.TextPart(""),
-                "thinking": ir.ThinkingPart(""),
-                "tool_call": ir.ToolCallPart(event.id, event.name, {}, event.signature),
-            }
-            parts[event.index] = kinds[event.kind]
-        elif isinstance(event, ir.TextDelta):
-            part = parts[event.index]
-            assert isinstance(part, ir.TextPart)
-            part.text += event.text
-        elif isinstance(event, ir.ThinkingDelta):
-            thinking = parts[event.index]
-            assert isinstance(thinking, ir.ThinkingPart)
-            thinking.text += event.text
-            if event.signature:
-                thinking.signature, thinking.family = (thinking.signature or "") + event.signature, event.family
-            thinking.family = thinking.family or event.family
-        elif isinstance(event, ir.ToolArgsDelta):
-            args[event.index] = args.get(event.index, "") + event.partial_json
-        elif isinstance(event, (ir.Finish, ir.StreamError)):
-            end = event
-    for index, raw in args.items():
-        call = parts[index]
-        assert isinstance(call, ir.ToolCallPart)
-        call.arguments = json.loads(raw)
-    return [parts[i] for i in sorted(parts)], end
-
-
-def _assert_well_formed(events: list[ir.Event]) -> None:
-    """Start first, blocks one at a time with rising indexes, every block closed, one ending."""
-    assert isinstance(events[0], ir.Start)
-    open_index: int | None = None
-    seen: list[int] = []
-    for event in events[1:-1]:
-        if isinstance(event, ir.BlockStart):
-            assert open_index is None and (not seen or event.index > seen[-1])
-            open_index = event.index
-            seen.append(event.index)
-        elif isinstance(event, ir.BlockStop):
-            assert event.index == open_index
-            open_index = None
-        else:
-            assert isinstance(event, (ir.TextDelta, ir.ThinkingDelta, ir.ToolArgsDelta)) and event.index == open_index
-    assert open_index is None and isinstance(events[-1], (ir.Finish, ir.StreamError))
-
-
-def _sdk_client(body: bytes) -> openai.OpenAI:
-    def handler(request: httpx2.Request) -> httpx2.Response:
-        return httpx2.Response(200, headers={"content-type": "text/event-stream"}, content=body)
-
-    transport = httpx2.MockTransport(handler)
-    return openai.OpenAI(api_key="k", base_url="http://gateway.test/v1", http_client=httpx2.Client(transport=transport), max_retries=0)
 
 
 # ---- client side: parsing ----------------------------------------------------------------
 
 
 def test_codex_first_turn() -> None:
-    request = dialect.parse_request(_fixture("codex-0.169.0-tool-loop.1.json"))
+    request = dialect.parse_request(fixture("codex-0.169.0-tool-loop.1.json"))
     assert request.model == "gpt-fake"
     assert request.stream is True
     assert [len(p.text) for p in request.system] == [16979, 2120, 362]  # the developer messages, in order
@@ -110,7 +54,7 @@ def test_codex_first_turn() -> None:
 
 
 def test_codex_tool_loop_turn() -> None:
-    request = dialect.parse_request(_fixture("codex-0.169.0-tool-loop.2.json"))
+    request = dialect.parse_request(fixture("codex-0.169.0-tool-loop.2.json"))
     assert [m.role for m in request.messages] == ["user", "user", "assistant", "user"]
     assert request.messages[2].parts == [ir.ToolCallPart("call_fake_0371ef29", "exec_command", {"cmd": "echo hello > out.txt"})]
     result = request.messages[3].parts[0]
@@ -120,7 +64,7 @@ def test_codex_tool_loop_turn() -> None:
 
 @pytest.mark.parametrize("name", ["codex-0.169.0-tool-loop.1.json", "codex-0.169.0-tool-loop.2.json"])
 def test_codex_requests_survive_a_round_trip(name: str) -> None:
-    first = dialect.parse_request(_fixture(name))
+    first = dialect.parse_request(fixture(name))
     again = dialect.parse_request(dialect.encode_request(first, first.model, EncodeOptions(reasoning_effort=True)))
     assert again == dataclasses.replace(first, system=[ir.TextPart("\n\n".join(p.text for p in first.system))])
 
@@ -338,24 +282,11 @@ _EVENTS: list[ir.Event] = [
 
 
 def _render(events: list[ir.Event], request: ir.Request | None = None) -> bytes:
-    renderer = dialect.stream_renderer(request or ir.Request(model="client-model", messages=[], stream=True))
-    assert renderer.content_type == "text/event-stream"
-    return b"".join(renderer.render(e) for e in events)
-
-
-def _frames(raw: bytes) -> list[dict[str, Any]]:
-    frames = []
-    for block in raw.decode().split("\n\n"):
-        if block:
-            event_line, data_line = block.split("\n")
-            data = json.loads(data_line.removeprefix("data: "))
-            assert event_line == f"event: {data['type']}"
-            frames.append(data)
-    return frames
+    return render_stream(dialect.stream_renderer(request or ir.Request(model="client-model", messages=[], stream=True)), events)
 
 
 def test_renderer_event_sequence() -> None:
-    frames = _frames(_render(_EVENTS))
+    frames = named_frames(_render(_EVENTS))
     assert [f["sequence_number"] for f in frames] == list(range(len(frames)))
     assert [f["type"] for f in frames] == [
         "response.created",
@@ -390,7 +321,7 @@ def test_renderer_event_sequence() -> None:
 
 
 def test_sdk_stream_helper_accepts_the_renderer_output() -> None:
-    client = _sdk_client(_render(_EVENTS))
+    client = openai_client(_render(_EVENTS))
     with client.responses.stream(model="client-model", input="hi") as stream:
         deltas = [e.delta for e in stream if e.type == "response.output_text.delta"]
         final = stream.get_final_response()
@@ -399,7 +330,7 @@ def test_sdk_stream_helper_accepts_the_renderer_output() -> None:
     call = final.output[2]
     assert call.type == "function_call" and call.call_id == "call_a" and json.loads(call.arguments) == {"x": 1}
     assert final.usage is not None and final.usage.total_tokens == 14
-    raw_types = [type(e).__name__ for e in _sdk_client(_render(_EVENTS)).responses.create(model="m", input="hi", stream=True)]
+    raw_types = [type(e).__name__ for e in openai_client(_render(_EVENTS)).responses.create(model="m", input="hi", stream=True)]
     assert raw_types[0] == "ResponseCreatedEvent" and raw_types[-1] == "ResponseCompletedEvent"
     assert "ResponseReasoningSummaryTextDeltaEvent" in raw_types
 
@@ -411,7 +342,7 @@ def test_sdk_sees_failed_and_incomplete_streams() -> None:
         ir.TextDelta(0, "par"),
         ir.StreamError(Kind.RATE_LIMIT.value, "slow down"),
     ]
-    frames = _frames(_render(failed))
+    frames = named_frames(_render(failed))
     assert [f["type"] for f in frames][-4:] == [
         "response.output_text.done",
         "response.content_part.done",
@@ -419,7 +350,7 @@ def test_sdk_sees_failed_and_incomplete_streams() -> None:
         "response.failed",
     ]
     assert frames[-1]["response"]["error"] == {"code": "rate_limit_exceeded", "message": "slow down"}
-    events = list(_sdk_client(_render(failed)).responses.create(model="m", input="hi", stream=True))
+    events = list(openai_client(_render(failed)).responses.create(model="m", input="hi", stream=True))
     assert events[-1].type == "response.failed"
     truncated: list[ir.Event] = [
         ir.Start("x", "m"),
@@ -428,7 +359,7 @@ def test_sdk_sees_failed_and_incomplete_streams() -> None:
         ir.BlockStop(0),
         ir.Finish("max_tokens", ir.Usage()),
     ]
-    last = list(_sdk_client(_render(truncated)).responses.create(model="m", input="hi", stream=True))[-1]
+    last = list(openai_client(_render(truncated)).responses.create(model="m", input="hi", stream=True))[-1]
     assert last.type == "response.incomplete"
     assert last.response.incomplete_details is not None and last.response.incomplete_details.reason == "max_output_tokens"
 
@@ -443,7 +374,7 @@ def test_renderer_ignores_foreign_signatures_and_late_events() -> None:
         ir.Finish("end_turn", ir.Usage()),
         ir.TextDelta(0, "late"),
     ]
-    frames = _frames(_render(events))
+    frames = named_frames(_render(events))
     assert "encrypted_content" not in frames[-1]["response"]["output"][0]
     assert frames[-1]["type"] == "response.completed"
 
@@ -548,7 +479,7 @@ def test_encode_request_without_reasoning_support() -> None:
 
 
 def test_passthrough_edits_only_what_routing_changed() -> None:
-    raw = _fixture("codex-0.169.0-tool-loop.2.json")
+    raw = fixture("codex-0.169.0-tool-loop.2.json")
     request = dataclasses.replace(dialect.parse_request(raw), reasoning=ir.Reasoning(effort="low"))
     body = dialect.passthrough(raw, request, "gpt-real")
     assert body["model"] == "gpt-real" and body["reasoning"] == {"summary": "auto", "effort": "low"}
@@ -608,12 +539,8 @@ def test_parse_response_golden() -> None:
     assert dialect.parse_response(incomplete).stop_reason == "max_tokens"
 
 
-def _sse(events: list[dict[str, Any]]) -> bytes:
-    return b"".join(f"event: {e['type']}\ndata: {json.dumps(e)}\n\n".encode() for e in events)
-
-
 _RESPONSE = {"id": "resp_up", "object": "response", "status": "in_progress", "model": "gpt-up", "output": []}
-UPSTREAM_STREAM = _sse(
+UPSTREAM_STREAM = named_sse(
     [
         {"type": "response.created", "sequence_number": 0, "response": _RESPONSE},
         {"type": "response.in_progress", "sequence_number": 1, "response": _RESPONSE},
@@ -714,16 +641,12 @@ PARSED: list[ir.Event] = [
 
 
 def _parse(*chunks: bytes) -> list[ir.Event]:
-    parser = dialect.stream_parser()
-    events: list[ir.Event] = []
-    for chunk in chunks:
-        events.extend(parser.feed(chunk))
-    return events + parser.close()
+    return parse_stream(dialect.stream_parser(), *chunks)
 
 
 def test_parser_golden() -> None:
     assert _parse(UPSTREAM_STREAM) == PARSED
-    _assert_well_formed(PARSED)
+    assert_well_formed(PARSED)
 
 
 def test_parser_gives_the_same_events_at_every_split() -> None:
@@ -737,17 +660,17 @@ def test_parser_one_byte_at_a_time() -> None:
 
 
 def test_parser_errors() -> None:
-    failed = _sse(
+    failed = named_sse(
         [
             {"type": "response.created", "response": _RESPONSE},
             {"type": "response.failed", "response": {**_RESPONSE, "error": {"code": "rate_limit_exceeded", "message": "Too fast"}}},
         ]
     )
     assert _parse(failed)[-1] == ir.StreamError("rate_limit", "Too fast")
-    assert _parse(_sse([{"type": "error", "code": "server_error", "message": "boom"}])) == [ir.StreamError("api_error", "boom")]
+    assert _parse(named_sse([{"type": "error", "code": "server_error", "message": "boom"}])) == [ir.StreamError("api_error", "boom")]
     cut = _parse(UPSTREAM_STREAM[: UPSTREAM_STREAM.index(b"event: response.completed")])
     assert cut[-1] == ir.StreamError("api_error", "upstream stream ended before response.completed")
-    incomplete = _sse(
+    incomplete = named_sse(
         [
             {"type": "response.created", "response": _RESPONSE},
             {"type": "response.incomplete", "response": {**_RESPONSE, "incomplete_details": {"reason": "max_output_tokens"}}},
@@ -763,15 +686,6 @@ def test_error_message() -> None:
 
 # ---- round trips ------------------------------------------------------------------------
 
-_text = st.text(min_size=1, max_size=20)
-_ident = st.text(alphabet="abcdefghij_0123456789", min_size=1, max_size=10)
-_json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-1000, 1000) | st.text(max_size=8),
-    lambda c: st.lists(c, max_size=3) | st.dictionaries(_ident, c, max_size=3),
-    max_leaves=6,
-)
-_args = st.dictionaries(_ident, _json_values, max_size=3)
-
 
 @st.composite
 def _requests(draw: st.DrawFn) -> ir.Request:
@@ -780,24 +694,24 @@ def _requests(draw: st.DrawFn) -> ir.Request:
     for turn in range(draw(st.integers(1, 4))):
         if calls:
             messages.append(
-                ir.Message("user", [ir.ToolResultPart(c, draw(st.lists(st.builds(ir.TextPart, _text), max_size=1))) for c in calls])
+                ir.Message("user", [ir.ToolResultPart(c, draw(st.lists(st.builds(ir.TextPart, texts), max_size=1))) for c in calls])
             )
             calls = []
         else:
-            messages.append(ir.Message("user", draw(st.lists(st.builds(ir.TextPart, _text), min_size=1, max_size=2))))
+            messages.append(ir.Message("user", draw(st.lists(st.builds(ir.TextPart, texts), min_size=1, max_size=2))))
         parts: list[ir.Part] = []
         if draw(st.booleans()):
-            parts.append(ir.ThinkingPart(draw(st.text(max_size=10)), draw(_text), FAMILY))
+            parts.append(ir.ThinkingPart(draw(st.text(max_size=10)), draw(texts), FAMILY))
         if draw(st.booleans()):
-            parts.append(ir.TextPart(draw(_text)))
+            parts.append(ir.TextPart(draw(texts)))
         for n in range(draw(st.integers(0, 2))):
             calls.append(f"call_{turn}_{n}")
-            parts.append(ir.ToolCallPart(calls[-1], draw(_ident), draw(_args)))
+            parts.append(ir.ToolCallPart(calls[-1], draw(idents), draw(tool_args)))
         if parts:
             messages.append(ir.Message("assistant", parts))
     tools = draw(
         st.lists(
-            st.builds(ir.Tool, _ident, st.text(max_size=10), st.just({"type": "object", "properties": {"a": {"type": "string"}}})),
+            st.builds(ir.Tool, idents, st.text(max_size=10), st.just({"type": "object", "properties": {"a": {"type": "string"}}})),
             max_size=2,
             unique_by=lambda t: t.name,
         )
@@ -807,9 +721,9 @@ def _requests(draw: st.DrawFn) -> ir.Request:
     )
     schema = draw(st.none() | st.just({"type": "object", "properties": {"x": {"type": "integer"}}}))
     return ir.Request(
-        model=draw(_ident),
+        model=draw(idents),
         messages=messages,
-        system=draw(st.lists(st.builds(ir.TextPart, _text), max_size=1)),
+        system=draw(st.lists(st.builds(ir.TextPart, texts), max_size=1)),
         tools=tools,
         tool_choice=draw(st.sampled_from(choices)),
         parallel_tool_calls=draw(st.none() | st.booleans()) if tools else None,
@@ -821,7 +735,7 @@ def _requests(draw: st.DrawFn) -> ir.Request:
         reasoning=draw(st.none() | st.builds(ir.Reasoning, st.sampled_from(["none", "minimal", "low", "medium", "high", "xhigh"]))),
         response_schema=schema,
         json_mode=schema is not None or draw(st.booleans()),
-        user=draw(st.none() | _ident),
+        user=draw(st.none() | idents),
     )
 
 
@@ -836,14 +750,14 @@ def test_request_round_trip(request: ir.Request) -> None:
 def _responses(draw: st.DrawFn) -> ir.Response:
     parts: list[ir.Part] = []
     if draw(st.booleans()):
-        parts.append(ir.ThinkingPart(draw(_text), draw(st.none() | _text), FAMILY))
+        parts.append(ir.ThinkingPart(draw(texts), draw(st.none() | texts), FAMILY))
     if draw(st.booleans()):
-        parts.append(ir.TextPart(draw(_text)))
-    parts.extend(ir.ToolCallPart(f"call_{i}", draw(_ident), draw(_args)) for i in range(draw(st.integers(0, 2))))
+        parts.append(ir.TextPart(draw(texts)))
+    parts.extend(ir.ToolCallPart(f"call_{i}", draw(idents), draw(tool_args)) for i in range(draw(st.integers(0, 2))))
     calls = any(isinstance(p, ir.ToolCallPart) for p in parts)
     stop: ir.StopReason = "tool_use" if calls else draw(st.sampled_from(["end_turn", "max_tokens", "refusal"]))
     usage = ir.Usage(*(draw(st.integers(0, 10**6)) for _ in range(5)))
-    return ir.Response(id=f"resp_{draw(_ident)}", model=draw(_ident), parts=parts, stop_reason=stop, usage=usage)
+    return ir.Response(id=f"resp_{draw(idents)}", model=draw(idents), parts=parts, stop_reason=stop, usage=usage)
 
 
 @settings(max_examples=150, deadline=None)
@@ -854,32 +768,13 @@ def test_response_round_trip(response: ir.Response) -> None:
     assert dialect.parse_response(orjson.loads(orjson.dumps(body))) == response
 
 
-def _events_for(response: ir.Response) -> list[ir.Event]:
-    events: list[ir.Event] = [ir.Start(response.id, response.model)]
-    for index, part in enumerate(response.parts):
-        if isinstance(part, ir.TextPart):
-            events += [ir.BlockStart(index, "text"), *[ir.TextDelta(index, c) for c in part.text], ir.BlockStop(index)]
-        elif isinstance(part, ir.ThinkingPart):
-            events += [ir.BlockStart(index, "thinking"), ir.ThinkingDelta(index, part.text, family=part.family)]
-            events += [ir.ThinkingDelta(index, signature=part.signature, family=part.family)] if part.signature else []
-            events.append(ir.BlockStop(index))
-        elif isinstance(part, ir.ToolCallPart):
-            raw = orjson.dumps(part.arguments).decode()
-            events += [
-                ir.BlockStart(index, "tool_call", id=part.id, name=part.name),
-                *[ir.ToolArgsDelta(index, raw[i : i + 3]) for i in range(0, len(raw), 3)],
-            ]
-            events.append(ir.BlockStop(index))
-    return [*events, ir.Finish(response.stop_reason, response.usage)]
-
-
 @settings(max_examples=100, deadline=None)
 @given(response=_responses())
 def test_stream_round_trip_through_renderer_and_parser(response: ir.Response) -> None:
-    raw = _render(_events_for(response))
+    raw = _render(events_for(response))
     parsed = _parse(raw)
-    _assert_well_formed(parsed)
-    parts, end = _accumulate(parsed)
+    assert_well_formed(parsed)
+    parts, end = accumulate(parsed)
     assert parts == response.parts
     assert end == ir.Finish(response.stop_reason, response.usage)
     assert parsed[0] == ir.Start(f"resp_{response.id.removeprefix('resp_')}", "client-model")

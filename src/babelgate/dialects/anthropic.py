@@ -10,7 +10,7 @@ import orjson
 
 from babelgate import ir, sse
 from babelgate.dialects._check import field, items, need, one_of
-from babelgate.dialects.base import EncodeOptions
+from babelgate.dialects.base import EncodeOptions, FrameParser
 from babelgate.errors import BadRequest, GatewayError, Kind
 
 name = "anthropic"
@@ -512,31 +512,24 @@ def parse_response(body: dict[str, Any]) -> ir.Response:
 _KNOWN_BLOCKS = {"text", "thinking", "redacted_thinking", "tool_use"}
 
 
-class Parser:
+class Parser(FrameParser):
     """Anthropic SSE from an upstream into ir events (block indexes kept as they come)."""
 
     def __init__(self) -> None:
-        self._decoder = sse.SSEDecoder()
+        super().__init__()
         self._usage = ir.Usage()
         self._finished = False
         self._skipped: set[int] = set()
         self._stop: tuple[ir.StopReason, str | None] = ("end_turn", None)
 
-    def feed(self, chunk: bytes) -> list[ir.Event]:
-        events: list[ir.Event] = []
-        for frame in self._decoder.decode(chunk):
-            self._event(orjson.loads(frame.data), events) if frame.data else None
-        return events
-
-    def close(self) -> list[ir.Event]:
-        events: list[ir.Event] = []
-        for frame in self._decoder.flush():
-            self._event(orjson.loads(frame.data), events)
+    def _eof(self, out: list[ir.Event]) -> None:
         if not self._finished:
-            events.append(ir.StreamError(Kind.UPSTREAM.value, "upstream stream ended before message_stop"))
-        return events
+            out.append(ir.StreamError(Kind.UPSTREAM.value, "upstream stream ended before message_stop"))
 
-    def _event(self, data: dict[str, Any], out: list[ir.Event]) -> None:
+    def _frame(self, raw: str, out: list[ir.Event]) -> None:
+        if not raw:
+            return
+        data = orjson.loads(raw)
         kind = data.get("type")
         if kind == "content_block_delta":
             index, delta = data["index"], data["delta"]

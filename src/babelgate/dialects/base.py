@@ -8,10 +8,11 @@ same dialect in place of re-encoding it (unknown fields survive). All of them ar
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from babelgate import ir
+from babelgate import ir, sse
 from babelgate.errors import GatewayError
 
 
@@ -34,6 +35,34 @@ class StreamParser(Protocol):
     def feed(self, chunk: bytes) -> list[ir.Event]: ...
 
     def close(self) -> list[ir.Event]: ...
+
+
+class FrameParser(ABC):
+    """A `StreamParser` for an upstream that speaks SSE: bytes are decoded into frames here,
+    and a subclass says what one frame's data means (`_frame`) and what the end of the
+    stream means (`_eof`), appending ir events to `out` in both."""
+
+    def __init__(self) -> None:
+        self._decoder = sse.SSEDecoder()
+
+    def feed(self, chunk: bytes) -> list[ir.Event]:
+        out: list[ir.Event] = []
+        for frame in self._decoder.decode(chunk):
+            self._frame(frame.data, out)
+        return out
+
+    def close(self) -> list[ir.Event]:
+        out: list[ir.Event] = []
+        for frame in self._decoder.flush():
+            self._frame(frame.data, out)
+        self._eof(out)
+        return out
+
+    @abstractmethod
+    def _frame(self, data: str, out: list[ir.Event]) -> None: ...
+
+    @abstractmethod
+    def _eof(self, out: list[ir.Event]) -> None: ...
 
 
 class Dialect(Protocol):

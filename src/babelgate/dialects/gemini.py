@@ -33,7 +33,7 @@ import orjson
 from babelgate import ir, sse
 from babelgate.dialects._check import field, items, need, one_of
 from babelgate.dialects.anthropic import thinking_budget
-from babelgate.dialects.base import EncodeOptions
+from babelgate.dialects.base import EncodeOptions, FrameParser
 from babelgate.dialects.gemini_schema import clean_schema, to_json_schema
 from babelgate.dialects.parts import load_arguments
 from babelgate.errors import BadRequest, GatewayError, Kind
@@ -545,11 +545,11 @@ def parse_response(body: dict[str, Any]) -> ir.Response:
     return ir.Response(id=rid, model=model, parts=parts, stop_reason=_stop_reason(finish, calls > 0), usage=usage)
 
 
-class Parser:
+class Parser(FrameParser):
     """Gemini SSE chunks into block-indexed ir events; the stream ends at EOF."""
 
     def __init__(self) -> None:
-        self._decoder = sse.SSEDecoder()
+        super().__init__()
         self._started = False
         self._done = False
         self._id = ""
@@ -561,26 +561,17 @@ class Parser:
         self._finish: str | None = None
         self._usage = ir.Usage()
 
-    def feed(self, chunk: bytes) -> list[ir.Event]:
-        out: list[ir.Event] = []
-        for frame in self._decoder.decode(chunk):
-            self._chunk(frame.data, out)
-        return out
+    def _eof(self, out: list[ir.Event]) -> None:
+        if self._done:
+            return
+        self._done = True
+        self._close_block(out)
+        if self._finish is None and not self._calls:
+            out.append(ir.StreamError(Kind.UPSTREAM.value, "upstream stream ended without a finishReason"))
+        else:
+            out.append(ir.Finish(_stop_reason(self._finish, self._calls > 0), self._usage))
 
-    def close(self) -> list[ir.Event]:
-        out: list[ir.Event] = []
-        for frame in self._decoder.flush():
-            self._chunk(frame.data, out)
-        if not self._done:
-            self._done = True
-            self._close_block(out)
-            if self._finish is None and not self._calls:
-                out.append(ir.StreamError(Kind.UPSTREAM.value, "upstream stream ended without a finishReason"))
-            else:
-                out.append(ir.Finish(_stop_reason(self._finish, self._calls > 0), self._usage))
-        return out
-
-    def _chunk(self, data: str, out: list[ir.Event]) -> None:
+    def _frame(self, data: str, out: list[ir.Event]) -> None:
         if self._done or not data.strip():
             return
         chunk = orjson.loads(data)

@@ -12,8 +12,8 @@ import orjson
 
 from babelgate import ir, sse
 from babelgate.dialects._check import field, items, need, one_of
-from babelgate.dialects.base import EncodeOptions
-from babelgate.dialects.parts import data_url, load_arguments, parse_data_url, tool_result_text
+from babelgate.dialects.base import EncodeOptions, FrameParser
+from babelgate.dialects.parts import data_url, load_arguments, openai_usage, parse_data_url, tool_result_text
 from babelgate.errors import BadRequest, GatewayError, Kind
 
 name = "openai"
@@ -400,15 +400,6 @@ def passthrough(raw: dict[str, Any], request: ir.Request, model: str) -> dict[st
     return body
 
 
-def _usage_in(usage: dict[str, Any] | None) -> ir.Usage:
-    usage = usage or {}
-    details = usage.get("prompt_tokens_details") or {}
-    cached, written = int(details.get("cached_tokens") or 0), int(details.get("cache_write_tokens") or 0)
-    reasoning = int((usage.get("completion_tokens_details") or {}).get("reasoning_tokens") or 0)
-    prompt = int(usage.get("prompt_tokens") or 0)
-    return ir.Usage(max(prompt - cached - written, 0), int(usage.get("completion_tokens") or 0), cached, written, reasoning)
-
-
 def _stop_reason(finish: str | None, has_tool_calls: bool) -> ir.StopReason:
     if has_tool_calls and finish in (None, "stop", "tool_calls", "function_call"):
         return "tool_use"  # some servers (llama.cpp, Ollama) report "stop" after tool calls
@@ -435,7 +426,7 @@ def parse_response(body: dict[str, Any]) -> ir.Response:
         model=str(body.get("model") or ""),
         parts=parts,
         stop_reason=_stop_reason(choice.get("finish_reason"), has_calls),
-        usage=_usage_in(body.get("usage")),
+        usage=openai_usage(body.get("usage")),
     )
 
 
@@ -447,7 +438,7 @@ class _ToolCall:
     index: int = -1
 
 
-class Parser:
+class Parser(FrameParser):
     """OpenAI chat chunks into ir events.
 
     Blocks open in the order content arrives; a tool call opens once both its id and its
@@ -456,7 +447,7 @@ class Parser:
     """
 
     def __init__(self) -> None:
-        self._decoder = sse.SSEDecoder()
+        super().__init__()
         self._started = False
         self._open: int | None = None
         self._open_kind = ""
@@ -466,23 +457,14 @@ class Parser:
         self._usage = ir.Usage()
         self._done = False
 
-    def feed(self, chunk: bytes) -> list[ir.Event]:
-        out: list[ir.Event] = []
-        for frame in self._decoder.decode(chunk):
-            self._frame(frame.data, out)
-        return out
-
-    def close(self) -> list[ir.Event]:
-        out: list[ir.Event] = []
-        for frame in self._decoder.flush():
-            self._frame(frame.data, out)
-        if not self._done:
-            if self._finish is None:
-                out.append(ir.StreamError(Kind.UPSTREAM.value, "upstream stream ended before a finish_reason"))
-                self._done = True
-            else:
-                self._end(out)
-        return out
+    def _eof(self, out: list[ir.Event]) -> None:
+        if self._done:
+            return
+        if self._finish is None:
+            out.append(ir.StreamError(Kind.UPSTREAM.value, "upstream stream ended before a finish_reason"))
+            self._done = True
+        else:
+            self._end(out)
 
     def _frame(self, data: str, out: list[ir.Event]) -> None:
         if self._done or not data:
@@ -500,7 +482,7 @@ class Parser:
             self._started = True
             out.append(ir.Start(str(chunk.get("id") or f"chatcmpl-{uuid.uuid4().hex}"), str(chunk.get("model") or "")))
         if chunk.get("usage"):
-            self._usage = _usage_in(chunk["usage"])
+            self._usage = openai_usage(chunk["usage"])
         for choice in chunk.get("choices") or []:
             self._delta(choice.get("delta") or {}, out)
             if choice.get("finish_reason"):

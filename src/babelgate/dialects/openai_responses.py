@@ -28,8 +28,8 @@ import orjson
 from babelgate import ir, sse
 from babelgate.dialects import openai_chat
 from babelgate.dialects._check import field, items, need, one_of
-from babelgate.dialects.base import EncodeOptions
-from babelgate.dialects.parts import data_url, load_arguments, parse_data_url, tool_result_text
+from babelgate.dialects.base import EncodeOptions, FrameParser
+from babelgate.dialects.parts import data_url, load_arguments, openai_usage, parse_data_url, tool_result_text
 from babelgate.errors import BadRequest, GatewayError, Kind
 
 name = "openai-responses"
@@ -578,12 +578,7 @@ def passthrough(raw: dict[str, Any], request: ir.Request, model: str) -> dict[st
 
 
 def _usage_in(usage: dict[str, Any] | None) -> ir.Usage:
-    usage = usage or {}
-    details = usage.get("input_tokens_details") or {}
-    cached, written = int(details.get("cached_tokens") or 0), int(details.get("cache_write_tokens") or 0)
-    reasoning = int((usage.get("output_tokens_details") or {}).get("reasoning_tokens") or 0)
-    prompt = int(usage.get("input_tokens") or 0)
-    return ir.Usage(max(prompt - cached - written, 0), int(usage.get("output_tokens") or 0), cached, written, reasoning)
+    return openai_usage(usage, "input", "output")
 
 
 def _message_text(item: dict[str, Any]) -> tuple[str, bool]:
@@ -635,11 +630,11 @@ class _Block:
     summary: int = -1
 
 
-class Parser:
+class Parser(FrameParser):
     """Responses SSE from an upstream into ir events: one block per output item."""
 
     def __init__(self) -> None:
-        self._decoder = sse.SSEDecoder()
+        super().__init__()
         self._started = False
         self._done = False
         self._blocks: dict[int, _Block] = {}
@@ -647,20 +642,10 @@ class Parser:
         self._calls = False
         self._refused = False
 
-    def feed(self, chunk: bytes) -> list[ir.Event]:
-        out: list[ir.Event] = []
-        for frame in self._decoder.decode(chunk):
-            self._frame(frame.data, out)
-        return out
-
-    def close(self) -> list[ir.Event]:
-        out: list[ir.Event] = []
-        for frame in self._decoder.flush():
-            self._frame(frame.data, out)
+    def _eof(self, out: list[ir.Event]) -> None:
         if not self._done:
             self._done = True
             out.append(ir.StreamError(Kind.UPSTREAM.value, "upstream stream ended before response.completed"))
-        return out
 
     def _frame(self, data: str, out: list[ir.Event]) -> None:
         if self._done or not data or data.strip() == "[DONE]":

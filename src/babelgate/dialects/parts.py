@@ -1,4 +1,4 @@
-"""Small conversions several dialects share: data URLs, tool-call arguments, tool-result text."""
+"""Small conversions several dialects share: data URLs, tool-call arguments, OpenAI usage, tool-result text."""
 
 from __future__ import annotations
 
@@ -30,6 +30,17 @@ def load_arguments(raw: str) -> dict[str, Any]:
     except orjson.JSONDecodeError:
         return {"_raw_arguments": raw}
     return value if isinstance(value, dict) else {"value": value}
+
+
+def openai_usage(usage: dict[str, Any] | None, prompt: str = "prompt", completion: str = "completion") -> ir.Usage:
+    """OpenAI token counts in ir terms: OpenAI's prompt count includes cache reads and writes, ir's input does not.
+    Chat Completions says `prompt_tokens` / `completion_tokens`; Responses passes `"input"`, `"output"`."""
+    usage = usage or {}
+    details = usage.get(f"{prompt}_tokens_details") or {}
+    cached, written = int(details.get("cached_tokens") or 0), int(details.get("cache_write_tokens") or 0)
+    reasoning = int((usage.get(f"{completion}_tokens_details") or {}).get("reasoning_tokens") or 0)
+    total = int(usage.get(f"{prompt}_tokens") or 0)
+    return ir.Usage(max(total - cached - written, 0), int(usage.get(f"{completion}_tokens") or 0), cached, written, reasoning)
 
 
 def tool_result_text(result: ir.ToolResultPart) -> str:
