@@ -54,7 +54,7 @@ class Call:
     request: ir.Request
     headers: dict[str, str]
     raw: dict[str, Any] | None = None  # the client's body, for same-dialect pass-through
-    session: str = ""
+    session: str = ""  # the conversation, when a sticky strategy is in play
     failures: list[tuple[Target, Credential, UpstreamError]] = field(default_factory=list)
 
 
@@ -101,13 +101,14 @@ class Dispatcher:
         targets, variant = self.resolver.resolve(call.request.model)
         if variant is not None:
             call.request = dataclasses.replace(call.request, reasoning=variant)
-        call.session = session_key(call.request, call.headers)
+        if any(strategy_of(self.providers[t.provider], self.config) == "sticky" for t in targets):
+            call.session = session_key(call.request, call.headers)  # only sticky routing needs it
         deadline = time.time() + self.config.routing.max_wait
         for _ in range(WAITS_PER_REQUEST + 1):
             for target in targets:
                 provider = self.providers[target.provider]
                 strategy = strategy_of(provider, self.config)
-                if strategy == "sticky" and self.pool.binding(call.session) is None:
+                if call.session and self.pool.binding(call.session) is None:
                     bound = await self.store.get_binding(call.session)
                     if bound is not None:
                         self.pool.bind(call.session, bound)
@@ -151,7 +152,7 @@ class Dispatcher:
             return None
         for dropped in self.book.record_success(credential.id, target.model):
             self.cleared.add((dropped.credential, dropped.model))
-        if strategy_of(provider, self.config) == "sticky" and call.session and self.pool.binding(call.session) != credential.id:
+        if call.session and self.pool.binding(call.session) != credential.id:
             self._in_background(self.store.set_binding(call.session, credential.id, STICKY_TTL))
         self.pool.used(credential, call.session, ok=True)
         return response

@@ -52,7 +52,7 @@ class Pool:
     def _order_tier(self, tier: list[Credential], strategy: Strategy, session: str | None) -> list[Credential]:
         if strategy == "fill-first" or len(tier) == 1:
             return tier
-        if strategy == "sticky" and session is not None:
+        if strategy == "sticky" and session:
             bound = self._bindings.get(session)
             first = [c for c in tier if c.id == bound]
             return first + self._weighted(tier)
@@ -80,7 +80,7 @@ class Pool:
         stat = self._stat(credential)
         stat.last_used = now
         if ok:
-            if session is not None:
+            if session:
                 self._bindings[session] = credential.id
         else:
             stat.recent_failures = self._decayed(credential, now) + 1
