@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import multiprocessing
 import os
@@ -74,6 +75,11 @@ def _run_worker(cfg: Config, reuse_port: bool, log_level: str) -> None:
     from babelgate.server.app import RUNNER_OPTIONS, build_app
 
     _configure_logging(log_level)
+    # Everything imported now lives as long as the process: keep the collector off it, and
+    # collect less often (measured in bench/: lower p99 on 50 KB requests, a little more throughput).
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 20)
     try:
         import uvloop
 

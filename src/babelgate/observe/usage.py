@@ -16,8 +16,16 @@ class Tally:
     output_tokens: int = 0
 
 
+_day: tuple[int, str] = (-1, "")
+
+
 def today() -> str:
-    return time.strftime("%Y-%m-%d", time.gmtime())
+    """The UTC date, formatted once a day rather than once a request."""
+    global _day
+    number = int(time.time() // 86400)
+    if number != _day[0]:
+        _day = (number, time.strftime("%Y-%m-%d", time.gmtime(number * 86400)))
+    return _day[1]
 
 
 class UsageLedger:

@@ -7,6 +7,7 @@ their own sessions.
 from __future__ import annotations
 
 import fnmatch
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -110,7 +111,7 @@ class Provider:
         action = "streamGenerateContent?alt=sse" if stream else "generateContent"
         return f"{base}{version}/models/{quote(model, safe='')}:{action}"
 
-    def headers(self, credential: Credential, client_headers: dict[str, str]) -> dict[str, str]:
+    def headers(self, credential: Credential, client_headers: Mapping[str, str]) -> dict[str, str]:
         headers = {"Content-Type": "application/json", **self.config.headers}
         kind = self.config.type
         if kind == "anthropic":

@@ -15,7 +15,7 @@ import hashlib
 import logging
 import math
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,7 +52,7 @@ class Call:
 
     inbound: Dialect
     request: ir.Request
-    headers: dict[str, str]
+    headers: Mapping[str, str]  # the client's, case-insensitive
     raw: dict[str, Any] | None = None  # the client's body, for same-dialect pass-through
     session: str = ""  # the conversation, when a sticky strategy is in play
     failures: list[tuple[Target, Credential, UpstreamError]] = field(default_factory=list)
@@ -62,7 +62,7 @@ def strategy_of(provider: Provider, config: Config) -> Strategy:
     return provider.config.strategy or config.routing.strategy
 
 
-def session_key(request: ir.Request, headers: dict[str, str]) -> str:
+def session_key(request: ir.Request, headers: Mapping[str, str]) -> str:
     """What identifies a conversation, for sticky routing."""
     if headers.get("x-claude-code-session-id"):
         return headers["x-claude-code-session-id"]

@@ -105,7 +105,7 @@ async def _json_body(request: web.Request) -> dict[str, Any]:
 async def _serve(request: web.Request, dialect: Dialect, model: str | None = None, stream: bool | None = None) -> web.StreamResponse:
     gateway = request.app[GATEWAY]
     body = await _json_body(request)
-    call = Call(dialect, dialect.parse_request(body, model, stream), {k.lower(): v for k, v in request.headers.items()}, raw=body)
+    call = Call(dialect, dialect.parse_request(body, model, stream), request.headers, raw=body)
     return await gateway.dispatcher.handle(request, call)
 
 
