@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,7 +29,7 @@ def lazy_session_key() -> None:
     from babelgate import ir
     from babelgate.routing import dispatcher
 
-    def header_only(request: ir.Request, headers: dict[str, str]) -> str:
+    def header_only(request: ir.Request, headers: Mapping[str, str]) -> str:
         return headers.get("x-claude-code-session-id", "")
 
     dispatcher.session_key = header_only
