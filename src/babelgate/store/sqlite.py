@@ -165,7 +165,7 @@ class SqliteStore:
     def _open(self, busy_timeout: float) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(self.path, timeout=busy_timeout, isolation_level=None)  # autocommit
-        conn.execute("PRAGMA journal_mode = WAL")
+        _switch_to_wal(conn, busy_timeout)
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.executescript(_SCHEMA)
         self._conn = conn
@@ -177,6 +177,20 @@ class SqliteStore:
 
 
 # Jobs: plain functions of the connection, run on the worker thread.
+
+
+def _switch_to_wal(conn: sqlite3.Connection, busy_timeout: float) -> None:
+    """Turn on WAL. SQLite answers "locked" at once, without its busy handler, while another
+    process does the same on a new file (workers starting together), so retry until the timeout."""
+    deadline = time.monotonic() + busy_timeout
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)  # on the store's own worker thread, never the event loop
 
 
 def _execute(conn: sqlite3.Connection, sql: str, params: tuple[object, ...]) -> None:
