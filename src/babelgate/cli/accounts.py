@@ -20,6 +20,7 @@ from babelgate.providers.base import Provider
 from babelgate.providers.verify import verify_all
 from babelgate.routing.classify import Reason
 from babelgate.routing.cooldown import ALL_MODELS, Entry
+from babelgate.server.admin import cooldown_text, credential_status
 from babelgate.server.gateway import open_store
 from babelgate.store.base import Store
 
@@ -42,18 +43,6 @@ async def _providers(config: Config, store: Store) -> dict[str, Provider]:
     return providers
 
 
-def _describe(entries: list[Entry], now: float) -> tuple[str, str]:
-    active = [e for e in entries if e.active(now)]
-    if not active:
-        return "ok", "-"
-    whole = next((e for e in active if e.model == ALL_MODELS), None)
-    parts = []
-    for entry in active:
-        left = "" if entry.until == math.inf else f" {math.ceil(entry.until - now)}s"
-        parts.append(f"{'(all)' if entry.model == ALL_MODELS else entry.model}:{entry.reason.value}{left}")
-    return (whole.reason.value if whole else "cooling"), ", ".join(parts)
-
-
 @app.command("list")
 def list_accounts(config: str | None = CONFIG_OPTION) -> None:
     """Every credential with its status, cooldowns and usage today."""
@@ -71,14 +60,14 @@ def list_accounts(config: str | None = CONFIG_OPTION) -> None:
         table = Table("provider", "credential", "key", "status", "cooldowns", "requests", "tokens in", "tokens out")
         for provider in providers.values():
             for credential in provider.credentials:
-                status, cooldowns = _describe([e for e in entries if e.credential == credential.id], now)
+                status, cooldowns = credential_status(entries, credential.id, now)
                 mine = [u for u in usage if u.credential == credential.id]
                 table.add_row(
                     provider.name,
                     credential.id,
                     credential.redacted if credential.key else "(none)",
                     status,
-                    cooldowns,
+                    cooldown_text(cooldowns),
                     str(sum(u.requests for u in mine)),
                     str(sum(u.input_tokens for u in mine)),
                     str(sum(u.output_tokens for u in mine)),

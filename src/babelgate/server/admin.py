@@ -14,7 +14,28 @@ from aiohttp import web
 if TYPE_CHECKING:
     from babelgate.server.gateway import Gateway
 
-from babelgate.routing.cooldown import ALL_MODELS
+from babelgate.routing.cooldown import ALL_MODELS, Entry
+
+
+def credential_status(entries: list[Entry], credential_id: str, now: float) -> tuple[str, list[dict[str, Any]]]:
+    """A credential's status ("ok", "cooling", or why it is out for every model) and its active cooldowns."""
+    cooldowns: list[dict[str, Any]] = [
+        {
+            "model": "(all models)" if e.model == ALL_MODELS else e.model,
+            "reason": e.reason.value,
+            "remaining_seconds": None if e.until == math.inf else max(0, math.ceil(e.until - now)),
+        }
+        for e in entries
+        if e.credential == credential_id and e.active(now)
+    ]
+    blocked_all = next((c for c in cooldowns if c["model"] == "(all models)"), None)
+    status: str = blocked_all["reason"] if blocked_all else ("cooling" if cooldowns else "ok")
+    return status, cooldowns
+
+
+def cooldown_text(cooldowns: list[dict[str, Any]]) -> str:
+    parts = [f"{c['model']}:{c['reason']}" + ("" if c["remaining_seconds"] is None else f" {c['remaining_seconds']}s") for c in cooldowns]
+    return ", ".join(parts) or "-"
 
 
 def account_limits(gateway: Gateway) -> list[dict[str, Any]]:
@@ -24,17 +45,7 @@ def account_limits(gateway: Gateway) -> list[dict[str, Any]]:
     for provider in gateway.providers.values():
         credentials = []
         for credential in provider.credentials:
-            cooldowns = [
-                {
-                    "model": "(all models)" if e.model == ALL_MODELS else e.model,
-                    "reason": e.reason.value,
-                    "remaining_seconds": None if e.until == math.inf else max(0, math.ceil(e.until - now)),
-                }
-                for e in entries
-                if e.credential == credential.id and e.active(now)
-            ]
-            blocked_all = next((c for c in cooldowns if c["model"] == "(all models)"), None)
-            status = blocked_all["reason"] if blocked_all else ("cooling" if cooldowns else "ok")
+            status, cooldowns = credential_status(entries, credential.id, now)
             usage = gateway.ledger.for_credential(credential.id)
             last = gateway.dispatcher.last_error.get(credential.id)
             credentials.append(
@@ -56,10 +67,6 @@ def table(providers: list[dict[str, Any]]) -> str:
     rows = [header]
     for provider in providers:
         for cred in provider["credentials"]:
-            cooldowns = ", ".join(
-                f"{c['model']}:{c['reason']}" + ("" if c["remaining_seconds"] is None else f" {c['remaining_seconds']}s")
-                for c in cred["cooldowns"]
-            )
             last = cred["last_error"]
             rows.append(
                 (
@@ -67,7 +74,7 @@ def table(providers: list[dict[str, Any]]) -> str:
                     cred["id"],
                     cred["key"],
                     cred["status"],
-                    cooldowns or "-",
+                    cooldown_text(cred["cooldowns"]),
                     str(cred["today"]["requests"]),
                     str(cred["today"]["input_tokens"]),
                     str(cred["today"]["output_tokens"]),
