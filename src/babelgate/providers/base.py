@@ -9,6 +9,7 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 from urllib.parse import quote
 
@@ -98,18 +99,26 @@ class Provider:
                 return value
         return None
 
-    def url(self, model: str, stream: bool) -> str:
+    @cached_property
+    def api_root(self) -> str:
+        """`base_url` with the API version segment: users may write it with or without one."""
         base = self.config.base_url
+        if self.config.type == "anthropic" and not base.endswith("/v1"):
+            return f"{base}/v1"
+        if self.config.type == "gemini" and not base.rsplit("/", 1)[-1].startswith("v1"):
+            return f"{base}/v1beta"
+        return base
+
+    def url(self, model: str, stream: bool) -> str:
         kind = self.config.type
         if kind == "openai":
-            return f"{base}/chat/completions"
+            return f"{self.api_root}/chat/completions"
         if kind == "openai-responses":
-            return f"{base}/responses"
+            return f"{self.api_root}/responses"
         if kind == "anthropic":
-            return f"{base}/v1/messages" if not base.endswith("/v1") else f"{base}/messages"
-        version = "" if base.rsplit("/", 1)[-1].startswith("v1") else "/v1beta"
+            return f"{self.api_root}/messages"
         action = "streamGenerateContent?alt=sse" if stream else "generateContent"
-        return f"{base}{version}/models/{quote(model, safe='')}:{action}"
+        return f"{self.api_root}/models/{quote(model, safe='')}:{action}"
 
     def headers(self, credential: Credential, client_headers: Mapping[str, str]) -> dict[str, str]:
         headers = {"Content-Type": "application/json", **self.config.headers}

@@ -27,13 +27,7 @@ class Verdict:
 
 
 def models_url(provider: Provider) -> str:
-    base = provider.config.base_url
-    kind = provider.config.type
-    if kind == "anthropic":
-        return f"{base}/models" if base.endswith("/v1") else f"{base}/v1/models"
-    if kind == "gemini":
-        return f"{base}/models" if base.rsplit("/", 1)[-1].startswith("v1") else f"{base}/v1beta/models"
-    return f"{base}/models"
+    return f"{provider.api_root}/models"
 
 
 async def verify(provider: Provider, credential: Credential, session: aiohttp.ClientSession) -> Verdict:
