@@ -21,7 +21,7 @@ from babelgate.providers.verify import verify_all
 from babelgate.routing.classify import Reason
 from babelgate.routing.cooldown import ALL_MODELS, Entry
 from babelgate.server.admin import cooldown_text, credential_status
-from babelgate.server.gateway import open_store
+from babelgate.server.gateway import add_stored_credentials, open_store
 from babelgate.store.base import Store
 
 app = typer.Typer(no_args_is_help=True, help="Credential pools: list, add, remove, verify.")
@@ -37,9 +37,7 @@ def _config(path: str | None) -> Config:
 
 async def _providers(config: Config, store: Store) -> dict[str, Provider]:
     providers = {name: Provider(name, p) for name, p in config.providers.items()}
-    for provider_name, name, key in await store.credentials():
-        if provider_name in providers:
-            providers[provider_name].add_credential(name, key)
+    await add_stored_credentials(providers, store)
     return providers
 
 

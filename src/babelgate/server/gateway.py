@@ -24,6 +24,16 @@ def open_store(config: Config) -> Store:
     return SqliteStore(config.store.path)
 
 
+async def add_stored_credentials(providers: dict[str, Provider], store: Store) -> None:
+    """Keys added with `babelgate accounts add` join their provider's pool."""
+    for provider_name, name, key in await store.credentials():
+        provider = providers.get(provider_name)
+        if provider is None:
+            log.warning("stored credential %s#%s names no configured provider; ignored", provider_name, name)
+        else:
+            provider.add_credential(name, key)
+
+
 class Gateway:
     def __init__(self, config: Config, store: Store | None = None) -> None:
         self.config = config
@@ -36,12 +46,7 @@ class Gateway:
         self._syncer: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        for provider_name, name, key in await self.store.credentials():
-            provider = self.providers.get(provider_name)
-            if provider is None:
-                log.warning("stored credential %s#%s names no configured provider; ignored", provider_name, name)
-            else:
-                provider.add_credential(name, key)
+        await add_stored_credentials(self.providers, self.store)
         self.book.restore(await self.store.load_cooldowns())
         self._syncer = asyncio.create_task(self._sync_forever())
 
