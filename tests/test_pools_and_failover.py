@@ -12,7 +12,7 @@ import aiohttp
 import anthropic
 import openai
 
-from babelgate.routing.classify import Reason
+from babelgate.providers.classify import Reason
 from babelgate.store.sqlite import SqliteStore
 from tests.conftest import GatewayFactory
 from tests.fakes import openai_wire as wire

@@ -14,7 +14,9 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-ProviderType = Literal["openai", "anthropic", "openai-responses", "gemini"]
+from babelgate.addons import BUILTIN_ADDONS
+from babelgate.providers.registry import UPSTREAM_TYPES
+
 Strategy = Literal["round-robin", "fill-first", "sticky", "hybrid"]
 DEFAULT_PORT = 8318
 
@@ -35,7 +37,7 @@ class KeySpec(_Strict):
 
 
 class ProviderConfig(_Strict):
-    type: ProviderType = "openai"
+    type: str = "openai"  # a key of providers/registry.py UPSTREAM_TYPES
     base_url: str
     api_keys: list[str | KeySpec] = Field(default_factory=list)
     models: list[str] = Field(default_factory=list)
@@ -47,6 +49,13 @@ class ProviderConfig(_Strict):
     connect_timeout: float = Field(default=10.0, gt=0)
     read_timeout: float = Field(default=600.0, gt=0)
     strategy: Strategy | None = None
+
+    @field_validator("type")
+    @classmethod
+    def _known_type(cls, value: str) -> str:
+        if value not in UPSTREAM_TYPES:
+            raise ValueError(f"unknown provider type {value!r}; expected one of {', '.join(repr(t) for t in UPSTREAM_TYPES)}")
+        return value
 
     @field_validator("base_url")
     @classmethod
@@ -79,6 +88,16 @@ class Config(_Strict):
     aliases: dict[str, str | list[str]] = Field(default_factory=dict)
     routing: RoutingConfig = Field(default_factory=RoutingConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
+    addons: dict[str, bool] = Field(default_factory=dict)
+
+    @field_validator("addons")
+    @classmethod
+    def _addon_names(cls, value: dict[str, bool]) -> dict[str, bool]:
+        for name in value:
+            if name not in BUILTIN_ADDONS and ":" not in name:
+                known = ", ".join(BUILTIN_ADDONS)
+                raise ValueError(f"unknown addon {name!r}; built-in addons are {known}, others are named 'module:Class'")
+        return value
 
     @field_validator("providers")
     @classmethod

@@ -6,9 +6,11 @@ for the user; each dialect renders it in its own wire shape (see dialects/*.rend
 
 from __future__ import annotations
 
-import re
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from babelgate.providers.classify import Failure
 
 
 class Kind(StrEnum):
@@ -75,7 +77,10 @@ class BadRequest(GatewayError):
 
 
 class UpstreamError(GatewayError):
-    """An upstream answered with an error status (or could not be reached: status 0)."""
+    """An upstream answered with an error status (or could not be reached: status 0).
+
+    `failure` is what the failure means for the credential (providers/classify.py), read by the
+    attempt loop to cool the credential down and decide whether to fail over."""
 
     def __init__(
         self,
@@ -83,6 +88,7 @@ class UpstreamError(GatewayError):
         status: int,
         message: str,
         *,
+        failure: Failure,
         headers: dict[str, str] | None = None,
         body: Any = None,
     ) -> None:
@@ -95,29 +101,4 @@ class UpstreamError(GatewayError):
         self.upstream_status = status
         self.upstream_headers = headers or {}
         self.body = body
-
-
-_OVERFLOW = (
-    # OpenAI and most compatible servers
-    re.compile(r"maximum context length is (?P<max>\d+) tokens.*?(?:requested|resulted in|you requested) (?P<got>\d+)", re.I | re.S),
-    # Gemini
-    re.compile(r"input token count \(?(?P<got>\d+)\)? exceeds the maximum number of tokens allowed \(?(?P<max>\d+)", re.I),
-    # Anthropic, and gateways that already speak its phrase
-    re.compile(r"prompt is too long: (?P<got>\d+) tokens > (?P<max>\d+) maximum", re.I),
-)
-_OVERFLOW_WORDS = re.compile(r"context_length_exceeded|context length|context window|prompt is too long|too many tokens", re.I)
-
-
-def context_overflow(message: str) -> str | None:
-    """Anthropic's phrase for a prompt over the model's window, if `message` says so in any dialect.
-
-    Claude Code compacts the conversation when it reads "prompt is too long"; other clients get
-    the same plain statement.
-    """
-    for pattern in _OVERFLOW:
-        match = pattern.search(message)
-        if match:
-            return f"prompt is too long: {match['got']} tokens > {match['max']} maximum"
-    if _OVERFLOW_WORDS.search(message):
-        return "prompt is too long for this model's context window"
-    return None
+        self.failure = failure

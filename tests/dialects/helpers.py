@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from babelgate import ir
 from babelgate.dialects.base import StreamParser, StreamRenderer
+from babelgate.providers.framing import SSEFraming
 
 # shared/ sits beside the repository (in /work here, beside a fresh clone in CI).
 FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "clients"
@@ -57,11 +58,15 @@ def render_stream(renderer: StreamRenderer, events: list[ir.Event]) -> bytes:
 
 
 def parse_stream(parser: StreamParser, *chunks: bytes) -> list[ir.Event]:
-    """Every event a parser yields for the chunks fed one by one, then closed."""
+    """Every event a parser yields for SSE chunks cut into frames one by one, then ended."""
+    framing = SSEFraming()
     events: list[ir.Event] = []
     for chunk in chunks:
-        events.extend(parser.feed(chunk))
-    return events + parser.close()
+        for data in framing.feed(chunk):
+            events.extend(parser.frame(data))
+    for data in framing.flush():
+        events.extend(parser.frame(data))
+    return events + parser.end()
 
 
 # ---- ir streams -----------------------------------------------------------------------------

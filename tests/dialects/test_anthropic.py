@@ -1132,8 +1132,8 @@ def test_parser_golden() -> None:
 def test_parser_start_usage_is_what_message_start_said() -> None:
     """The Start event is not changed afterwards by the usage updates of message_delta."""
     parser = dialect.stream_parser()
-    start = parser.feed(named_sse(UPSTREAM_EVENTS[:1]))[0]
-    rest = parser.feed(named_sse(UPSTREAM_EVENTS[1:])) + parser.close()
+    start = parser.frame(json.dumps(UPSTREAM_EVENTS[0]))[0]
+    rest = [e for event in UPSTREAM_EVENTS[1:] for e in parser.frame(json.dumps(event))] + parser.end()
     assert start == ir.Start("msg_stream", "claude-sonnet-4-5-20250929", ir.Usage(25, 1, 100, 10))
     finish = rest[-1]
     assert isinstance(finish, ir.Finish) and finish.usage.output_tokens == 89

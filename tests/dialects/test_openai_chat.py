@@ -1318,5 +1318,5 @@ def test_sdk_accumulates_any_rendered_stream(response: ir.Response) -> None:
 )
 def test_errors_inside_a_stream_keep_their_kind(error: dict[str, Any], kind: str) -> None:
     parser = dialect.stream_parser()
-    events = parser.feed(b"data: " + orjson.dumps({"error": error}) + b"\n\n")
+    events = parser.frame(orjson.dumps({"error": error}).decode())
     assert events == [ir.StreamError(kind, error["message"])]

@@ -7,8 +7,9 @@ import random
 
 import pytest
 
-from babelgate.routing.classify import Failure, Reason
-from babelgate.routing.cooldown import ALL_MODELS, CooldownBook, Entry, Policy
+from babelgate.providers.classify import Failure, Reason
+from babelgate.routing.cooldown import CooldownBook, Policy
+from babelgate.store.base import ALL_MODELS, Entry
 
 T0 = 1_700_000_000.0
 

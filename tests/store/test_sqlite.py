@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from babelgate.routing.classify import Failure, Reason
-from babelgate.routing.cooldown import ALL_MODELS, CooldownBook, Entry
-from babelgate.store.base import Store, Usage
+from babelgate.providers.classify import Failure, Reason
+from babelgate.routing.cooldown import CooldownBook
+from babelgate.store.base import ALL_MODELS, Entry, Store, Usage
 from babelgate.store.memory import MemoryStore
 from babelgate.store.sqlite import SqliteStore, default_path
 

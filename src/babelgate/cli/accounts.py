@@ -16,13 +16,12 @@ from rich.table import Table
 
 from babelgate.config import Config
 from babelgate.observe.usage import today
-from babelgate.providers.base import Provider
+from babelgate.providers.base import Upstream
+from babelgate.providers.classify import Reason
 from babelgate.providers.verify import verify_all
-from babelgate.routing.classify import Reason
-from babelgate.routing.cooldown import ALL_MODELS, Entry
 from babelgate.server.admin import cooldown_text, credential_status
-from babelgate.server.gateway import add_stored_credentials, open_store
-from babelgate.store.base import Store
+from babelgate.server.gateway import add_stored_credentials, build_upstreams, open_store
+from babelgate.store.base import ALL_MODELS, Entry, Store
 
 app = typer.Typer(no_args_is_help=True, help="Credential pools: list, add, remove, verify.")
 out = Console()
@@ -35,10 +34,10 @@ def _config(path: str | None) -> Config:
     return load_config(path, announce=False)
 
 
-async def _providers(config: Config, store: Store) -> dict[str, Provider]:
-    providers = {name: Provider(name, p) for name, p in config.providers.items()}
-    await add_stored_credentials(providers, store)
-    return providers
+async def _providers(config: Config, store: Store) -> dict[str, Upstream]:
+    upstreams = build_upstreams(config)
+    await add_stored_credentials(upstreams, store)
+    return upstreams
 
 
 @app.command("list")
@@ -128,8 +127,12 @@ def verify(provider: str | None = typer.Argument(None, help="Only this provider.
         cfg = _config(config)
         store = open_store(cfg)
         try:
-            providers = [p for p in (await _providers(cfg, store)).values() if provider in (None, p.name)]
-            verdicts = await verify_all(providers)
+            upstreams = [p for p in (await _providers(cfg, store)).values() if provider in (None, p.name)]
+            try:
+                verdicts = await verify_all(upstreams)
+            finally:
+                for upstream in upstreams:
+                    await upstream.close()
             entries = await store.load_cooldowns()
             for verdict in verdicts:
                 cred_id = verdict.credential.id

@@ -12,7 +12,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from babelgate import ir, sse
+from babelgate import ir
 from babelgate.errors import GatewayError
 
 
@@ -32,29 +32,27 @@ class StreamRenderer(Protocol):
 
 
 class StreamParser(Protocol):
-    def feed(self, chunk: bytes) -> list[ir.Event]: ...
+    """Turns an upstream's stream, one frame's payload at a time, into ir events.
 
-    def close(self) -> list[ir.Event]: ...
+    The provider cuts the bytes into frames (SSE today, AWS event-stream for Bedrock) and
+    hands each frame's data here; `end` is called once when the upstream stream ends."""
+
+    def frame(self, data: str) -> list[ir.Event]: ...
+
+    def end(self) -> list[ir.Event]: ...
 
 
 class FrameParser(ABC):
-    """A `StreamParser` for an upstream that speaks SSE: bytes are decoded into frames here,
-    and a subclass says what one frame's data means (`_frame`) and what the end of the
-    stream means (`_eof`), appending ir events to `out` in both."""
+    """The shared shape of the dialects' stream parsers: a subclass says what one frame's data
+    means (`_frame`) and what the end of the stream means (`_eof`), appending ir events to `out`."""
 
-    def __init__(self) -> None:
-        self._decoder = sse.SSEDecoder()
-
-    def feed(self, chunk: bytes) -> list[ir.Event]:
+    def frame(self, data: str) -> list[ir.Event]:
         out: list[ir.Event] = []
-        for frame in self._decoder.decode(chunk):
-            self._frame(frame.data, out)
+        self._frame(data, out)
         return out
 
-    def close(self) -> list[ir.Event]:
+    def end(self) -> list[ir.Event]:
         out: list[ir.Event] = []
-        for frame in self._decoder.flush():
-            self._frame(frame.data, out)
         self._eof(out)
         return out
 

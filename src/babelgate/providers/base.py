@@ -1,26 +1,21 @@
-"""One upstream each: where it lives, how to authenticate, which dialect it speaks.
+"""What every upstream family provides, and what one attempt at it carries. No HTTP here.
 
-A provider owns one pooled aiohttp session for its whole life; requests never open
-their own sessions.
+An `Upstream` is one configured provider: a family class (providers/anthropic.py, openai.py,
+...) found through providers/registry.py by the config's `type:`. The attempt loop in routing/
+hands it an `Attempt` (one request, one credential) and gets back a `Reply`: the upstream's
+bytes with the ir events parsed from them. A failure before the first event raises an
+`errors.UpstreamError` that carries its classification, so the loop can fail over.
 """
 
 from __future__ import annotations
 
-import fnmatch
-from collections.abc import Mapping
-from dataclasses import dataclass
-from functools import cached_property
-from typing import Any
-from urllib.parse import quote
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
-import aiohttp
-
-from babelgate.config import KeySpec, ProviderConfig
-from babelgate.dialects import anthropic, openai_chat
-from babelgate.dialects.base import Dialect, EncodeOptions
-
-ANTHROPIC_VERSION = "2023-06-01"
-FORWARDED_ANTHROPIC_HEADERS = ("anthropic-version", "anthropic-beta")
+from babelgate import ir
+from babelgate.config import ProviderConfig
+from babelgate.dialects.base import Dialect
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,101 +35,74 @@ class Credential:
         return f"{self.key[:4]}…{self.key[-4:]}"
 
 
-def _dialect(kind: str) -> Dialect:
-    if kind == "anthropic":
-        return anthropic
-    if kind == "openai":
-        return openai_chat
-    if kind == "openai-responses":
-        from babelgate.dialects import openai_responses
+class BodyHook(Protocol):
+    """Sees (and may edit) the JSON body of each upstream request before it is encoded and sent."""
 
-        return openai_responses
-    from babelgate.dialects import gemini
-
-    return gemini
+    def upstream_request(self, attempt: Attempt, body: dict[str, Any]) -> None: ...
 
 
-class Provider:
-    def __init__(self, name: str, config: ProviderConfig) -> None:
-        self.name = name
-        self.config = config
-        self.dialect = _dialect(config.type)
-        self.options = EncodeOptions(
-            max_tokens_field=config.max_tokens_field,
-            reasoning_effort=config.reasoning_effort,
-            echo_reasoning=config.echo_reasoning,
-        )
-        self.credentials = [self._credential(i, spec) for i, spec in enumerate(config.api_keys)] or [Credential(f"{name}#0", name, "")]
-        self._session: aiohttp.ClientSession | None = None
-
-    def add_credential(self, name: str, key: str) -> None:
-        """A key added with `babelgate accounts add` (kept in the store, not the config)."""
-        if self.credentials == [Credential(f"{self.name}#0", self.name, "")]:
-            self.credentials = []
-        self.credentials.append(Credential(f"{self.name}#{name}", self.name, key))
-
-    def _credential(self, index: int, spec: str | KeySpec) -> Credential:
-        if isinstance(spec, str):
-            return Credential(f"{self.name}#{index}", self.name, spec)
-        return Credential(f"{self.name}#{spec.name or index}", self.name, spec.key, spec.weight, spec.priority)
-
-    @property
-    def session(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            timeout = aiohttp.ClientTimeout(total=None, sock_connect=self.config.connect_timeout, sock_read=self.config.read_timeout)
-            connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, enable_cleanup_closed=True)
-            self._session = aiohttp.ClientSession(timeout=timeout, connector=connector, auto_decompress=True)
-        return self._session
-
-    async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-
-    def max_tokens_cap(self, model: str) -> int | None:
-        cap = self.config.max_tokens
-        if cap is None or isinstance(cap, int):
-            return cap
-        for pattern, value in cap.items():
-            if fnmatch.fnmatchcase(model, pattern):
-                return value
+class NoHooks:
+    def upstream_request(self, attempt: Attempt, body: dict[str, Any]) -> None:
         return None
 
-    @cached_property
-    def api_root(self) -> str:
-        """`base_url` with the API version segment: users may write it with or without one."""
-        base = self.config.base_url
-        if self.config.type == "anthropic" and not base.endswith("/v1"):
-            return f"{base}/v1"
-        if self.config.type == "gemini" and not base.rsplit("/", 1)[-1].startswith("v1"):
-            return f"{base}/v1beta"
-        return base
 
-    def url(self, model: str, stream: bool) -> str:
-        kind = self.config.type
-        if kind == "openai":
-            return f"{self.api_root}/chat/completions"
-        if kind == "openai-responses":
-            return f"{self.api_root}/responses"
-        if kind == "anthropic":
-            return f"{self.api_root}/messages"
-        action = "streamGenerateContent?alt=sse" if stream else "generateContent"
-        return f"{self.api_root}/models/{quote(model, safe='')}:{action}"
+@dataclass(slots=True)
+class Attempt:
+    """One try of a request at one upstream model with one credential."""
 
-    def headers(self, credential: Credential, client_headers: Mapping[str, str]) -> dict[str, str]:
-        headers = {"Content-Type": "application/json", **self.config.headers}
-        kind = self.config.type
-        if kind == "anthropic":
-            if credential.key:
-                headers["x-api-key"] = credential.key
-            headers["anthropic-version"] = client_headers.get("anthropic-version", ANTHROPIC_VERSION)
-            if "anthropic-beta" in client_headers:
-                headers["anthropic-beta"] = client_headers["anthropic-beta"]
-        elif kind == "gemini":
-            if credential.key:
-                headers["x-goog-api-key"] = credential.key
-        elif credential.key:
-            headers["Authorization"] = f"Bearer {credential.key}"
-        return headers
+    request: ir.Request  # prepared for this target (capped max_tokens, variant applied)
+    model: str  # the upstream's model id
+    credential: Credential
+    client_headers: Mapping[str, str]  # the client's, case-insensitive
+    raw: dict[str, Any] | None = None  # the client's own body when it speaks the upstream's dialect (pass-through)
+    hooks: BodyHook = field(default_factory=NoHooks)
 
-    def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "type": self.config.type, "base_url": self.config.base_url, "credentials": len(self.credentials)}
+    @property
+    def passthrough(self) -> bool:
+        return self.raw is not None
+
+    @property
+    def target(self) -> str:
+        return f"{self.credential.provider}/{self.model}"
+
+
+Chunks = AsyncIterator[tuple[bytes, list[ir.Event]]]
+
+
+@dataclass(slots=True)
+class Reply:
+    """What an upstream sent back. A whole response (`response`, with its `body` bytes) or a stream
+    (`chunks`: each piece of upstream bytes with the events parsed from it). A chunk of empty
+    bytes carries events the gateway made itself, such as the error for a stream that broke.
+    `passthrough` says the bytes are already in the client's dialect."""
+
+    passthrough: bool
+    response: ir.Response | None = None
+    body: bytes = b""
+    chunks: Chunks | None = None
+    release: Callable[[], None] = lambda: None  # frees the upstream connection
+
+
+class Upstream(Protocol):
+    """One configured provider. `send` raises `UpstreamError` (classified) before the first event."""
+
+    name: str
+    config: ProviderConfig
+    dialect: Dialect
+    credentials: list[Credential]
+
+    def __init__(self, name: str, config: ProviderConfig) -> None: ...
+
+    async def send(self, attempt: Attempt) -> Reply: ...
+
+    async def verify(self, credential: Credential) -> tuple[int, str]:
+        """A cheap real call that tells whether the upstream accepts the key: (HTTP status, detail); 0 = unreachable."""
+        ...
+
+    def add_credential(self, name: str, key: str) -> None: ...
+
+    def max_tokens_cap(self, model: str) -> int | None: ...
+
+    def describe(self) -> dict[str, Any]: ...
+
+    async def close(self) -> None: ...

@@ -12,14 +12,14 @@ from dataclasses import dataclass
 
 import aiohttp
 
-from babelgate.config import Config, KeySpec, ProviderConfig, ProviderType
+from babelgate.config import Config, KeySpec, ProviderConfig
 
 
 @dataclass(frozen=True, slots=True)
 class Preset:
     name: str
     env: tuple[str, ...]
-    type: ProviderType
+    type: str
     base_url: str
     big: str = ""
     small: str = ""

@@ -32,32 +32,12 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from babelgate.routing.classify import Failure, Reason
+from babelgate.providers.classify import Failure, Reason
+from babelgate.store.base import ALL_MODELS, Entry
 
-ALL_MODELS = "*"
 _CREDENTIAL_REASONS = frozenset({Reason.AUTH, Reason.PERMISSION})
 _TRANSIENT_REASONS = frozenset({Reason.SERVER, Reason.NETWORK})
 _UPSTREAM_TIMED = frozenset({Reason.QUOTA, Reason.RATE_LIMIT, Reason.CAPACITY})
-
-
-@dataclass(frozen=True, slots=True)
-class Entry:
-    """One cooldown: `credential` may not serve `model` (or any model, for ALL_MODELS) before `until`."""
-
-    credential: str
-    model: str
-    reason: Reason
-    until: float  # epoch seconds; math.inf = until the credential is cleared
-    strikes: int = 1  # consecutive failures of this reason that led here
-    last_status: int | None = None  # the upstream HTTP status of the last failure (0 = unreachable)
-
-    @property
-    def status(self) -> str:
-        """What to show: "quota", "rate_limit", "auth_invalid", "permission_denied", ..."""
-        return self.reason.value
-
-    def active(self, now: float) -> bool:
-        return now < self.until
 
 
 @dataclass(frozen=True, slots=True)

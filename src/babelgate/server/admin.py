@@ -7,14 +7,12 @@ from __future__ import annotations
 
 import math
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 
-if TYPE_CHECKING:
-    from babelgate.server.gateway import Gateway
-
-from babelgate.routing.cooldown import ALL_MODELS, Entry
+from babelgate.server.gateway import GATEWAY, Gateway
+from babelgate.store.base import ALL_MODELS, Entry
 
 
 def credential_status(entries: list[Entry], credential_id: str, now: float) -> tuple[str, list[dict[str, Any]]]:
@@ -42,12 +40,12 @@ def account_limits(gateway: Gateway) -> list[dict[str, Any]]:
     now = time.time()
     entries = gateway.book.snapshot()
     providers = []
-    for provider in gateway.providers.values():
+    for provider in gateway.upstreams.values():
         credentials = []
         for credential in provider.credentials:
             status, cooldowns = credential_status(entries, credential.id, now)
             usage = gateway.ledger.for_credential(credential.id)
-            last = gateway.dispatcher.last_error.get(credential.id)
+            last = gateway.router.last_error.get(credential.id)
             credentials.append(
                 {
                     "id": credential.id,
@@ -86,8 +84,6 @@ def table(providers: list[dict[str, Any]]) -> str:
 
 
 async def account_limits_handler(request: web.Request) -> web.StreamResponse:
-    from babelgate.server.app import GATEWAY
-
     providers = account_limits(request.app[GATEWAY])
     if request.query.get("format") == "table":
         return web.Response(text=table(providers), content_type="text/plain")

@@ -12,16 +12,18 @@ import orjson
 from aiohttp import web
 
 from babelgate import __version__, tokens
+from babelgate.call import Call
 from babelgate.config import Config
 from babelgate.dialects import anthropic, openai_chat
 from babelgate.dialects.base import Dialect
 from babelgate.errors import BadRequest, GatewayError, Kind
-from babelgate.routing.dispatcher import SERVED_BY, Call
+from babelgate.server.admin import account_limits_handler
 from babelgate.server.errors import error_response, internal_error
-from babelgate.server.gateway import Gateway
+from babelgate.server.gateway import GATEWAY, Gateway
+from babelgate.server.relay import relay
 
 log = logging.getLogger("babelgate.server")
-GATEWAY = web.AppKey("gateway", Gateway)
+CALL = web.RequestKey("call", Call)  # the request's way through the gateway, for the log line
 ADMIN_PATHS = ("/account-limits",)
 # How the server runs its handlers: a client that disconnects cancels its handler, and with it
 # the upstream request (no tokens generated for nobody). One line per request is logged by `guard`.
@@ -85,8 +87,16 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     except Exception as exc:  # a bug of ours: never a traceback to the client
         response = internal_error(dialect, request, exc)
     elapsed = (time.perf_counter() - started) * 1000
-    log.info("%s %s %s %.1fms %s", request.method, request.path, response.status, elapsed, request.get(SERVED_BY, ""))
+    log.info("%s %s %s %.1fms %s", request.method, request.path, response.status, elapsed, _route(request.get(CALL)))
     return response
+
+
+def _route(call: Call | None) -> str:
+    """Which target and credential served the request (or failed last), for the log line."""
+    if call is None:
+        return ""
+    attempt = call.served or (call.failures[-1][0] if call.failures else None)
+    return "" if attempt is None else f"{call.request.model} -> {attempt.target} ({attempt.credential.id})"
 
 
 async def _json_body(request: web.Request) -> dict[str, Any]:
@@ -105,8 +115,10 @@ async def _json_body(request: web.Request) -> dict[str, Any]:
 async def _serve(request: web.Request, dialect: Dialect, model: str | None = None, stream: bool | None = None) -> web.StreamResponse:
     gateway = request.app[GATEWAY]
     body = await _json_body(request)
-    call = Call(dialect, dialect.parse_request(body, model, stream), request.headers, raw=body)
-    return await gateway.dispatcher.handle(request, call)
+    call = Call(dialect, dialect.parse_request(body, model, stream), request.headers, raw=body, hooks=gateway.addons)
+    request[CALL] = call
+    reply = await gateway.answer(call)
+    return await relay(request, call, reply, gateway.addons)
 
 
 async def messages(request: web.Request) -> web.StreamResponse:
@@ -115,7 +127,7 @@ async def messages(request: web.Request) -> web.StreamResponse:
 
 async def count_tokens(request: web.Request) -> web.StreamResponse:
     parsed = anthropic.parse_request(await _json_body(request))
-    request.app[GATEWAY].dispatcher.resolver.resolve(parsed.model)
+    request.app[GATEWAY].router.resolver.resolve(parsed.model)
     return web.json_response({"input_tokens": tokens.estimate(parsed)}, dumps=_dumps)
 
 
@@ -147,7 +159,7 @@ def _dumps(value: Any) -> str:
 
 
 async def list_models(request: web.Request) -> web.StreamResponse:
-    names = request.app[GATEWAY].dispatcher.resolver.listing()
+    names = request.app[GATEWAY].router.resolver.listing()
     if "anthropic-version" in request.headers or "authorization" not in request.headers:
         data = [{"type": "model", "id": n, "display_name": n, "created_at": "2025-01-01T00:00:00Z"} for n in names]
         body = {"data": data, "has_more": False, "first_id": names[0] if names else None, "last_id": names[-1] if names else None}
@@ -157,7 +169,7 @@ async def list_models(request: web.Request) -> web.StreamResponse:
 
 
 async def list_gemini_models(request: web.Request) -> web.StreamResponse:
-    names = request.app[GATEWAY].dispatcher.resolver.listing()
+    names = request.app[GATEWAY].router.resolver.listing()
     methods = ["generateContent", "streamGenerateContent", "countTokens"]
     models = [{"name": f"models/{n}", "displayName": n, "supportedGenerationMethods": methods} for n in names]
     return web.json_response({"models": models}, dumps=_dumps)
@@ -165,7 +177,7 @@ async def list_gemini_models(request: web.Request) -> web.StreamResponse:
 
 async def health(request: web.Request) -> web.StreamResponse:
     gateway = request.app[GATEWAY]
-    providers = [p.describe() for p in gateway.providers.values()]
+    providers = [upstream.describe() for upstream in gateway.upstreams.values()]
     return web.json_response({"status": "ok", "version": __version__, "providers": providers}, dumps=_dumps)
 
 
@@ -194,7 +206,6 @@ def build_app(config: Config, gateway: Gateway | None = None) -> web.Application
     router.add_get("/v1/models", list_models)
     router.add_get("/health", health)
     router.add_get("/", root)
-    for admin_route in app[GATEWAY].admin_routes():
-        router.add_route(*admin_route)
+    router.add_get("/account-limits", account_limits_handler)
     router.add_route("*", "/{tail:.*}", not_found)
     return app

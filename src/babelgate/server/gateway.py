@@ -1,17 +1,24 @@
-"""Everything one server process holds: providers, routing state, the store."""
+"""Everything one server process holds: upstreams, addons, routing state, the store."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from collections.abc import Mapping
 
+from aiohttp import web
+
+from babelgate.addons.base import Addons, Context, load_addons
+from babelgate.call import Call
 from babelgate.config import Config
+from babelgate.errors import GatewayError
 from babelgate.observe.usage import UsageLedger
-from babelgate.providers.base import Provider
+from babelgate.providers.base import Reply, Upstream
+from babelgate.providers.registry import build
 from babelgate.routing.cooldown import CooldownBook
-from babelgate.routing.dispatcher import Dispatcher
 from babelgate.routing.pool import Pool
+from babelgate.routing.router import Router
+from babelgate.server.relay import canned
 from babelgate.store.base import Store
 
 log = logging.getLogger("babelgate.gateway")
@@ -24,29 +31,44 @@ def open_store(config: Config) -> Store:
     return SqliteStore(config.store.path)
 
 
-async def add_stored_credentials(providers: dict[str, Provider], store: Store) -> None:
+def build_upstreams(config: Config) -> dict[str, Upstream]:
+    return {name: build(name, provider) for name, provider in config.providers.items()}
+
+
+async def add_stored_credentials(upstreams: Mapping[str, Upstream], store: Store) -> None:
     """Keys added with `babelgate accounts add` join their provider's pool."""
     for provider_name, name, key in await store.credentials():
-        provider = providers.get(provider_name)
-        if provider is None:
+        upstream = upstreams.get(provider_name)
+        if upstream is None:
             log.warning("stored credential %s#%s names no configured provider; ignored", provider_name, name)
         else:
-            provider.add_credential(name, key)
+            upstream.add_credential(name, key)
 
 
 class Gateway:
     def __init__(self, config: Config, store: Store | None = None) -> None:
         self.config = config
-        self.providers = {name: Provider(name, p) for name, p in config.providers.items()}
+        self.upstreams = build_upstreams(config)
         self.book = CooldownBook()
         self.pool = Pool()
         self.ledger = UsageLedger()
         self.store = store or open_store(config)
-        self.dispatcher = Dispatcher(config, self.providers, self.book, self.pool, self.ledger, self.store)
+        self.router = Router(config, self.upstreams, self.book, self.pool, self.store)
+        self.addons: Addons = load_addons(config, Context(config, self.store, self.ledger))
         self._syncer: asyncio.Task[None] | None = None
 
+    async def answer(self, call: Call) -> Reply:
+        """An addon's own answer, else the first upstream reply; errors pass the addons' error hooks."""
+        response = await self.addons.request(call)
+        if response is not None:
+            return canned(response, call.request.stream)
+        try:
+            return await self.router.route(call)
+        except GatewayError as error:
+            raise self.addons.error(call, error) from None
+
     async def start(self) -> None:
-        await add_stored_credentials(self.providers, self.store)
+        await add_stored_credentials(self.upstreams, self.store)
         self.book.restore(await self.store.load_cooldowns())
         self._syncer = asyncio.create_task(self._sync_forever())
 
@@ -54,8 +76,8 @@ class Gateway:
         if self._syncer is not None:
             self._syncer.cancel()
         await self.sync()
-        for provider in self.providers.values():
-            await provider.close()
+        for upstream in self.upstreams.values():
+            await upstream.close()
         await self.store.close()
 
     async def sync(self) -> None:
@@ -64,9 +86,9 @@ class Gateway:
         The store is the shared truth: other workers' cooldowns arrive here, and a credential
         cleared by `babelgate accounts verify` comes back into service.
         """
-        dispatcher = self.dispatcher
-        dirty, dispatcher.dirty = dispatcher.dirty, {}
-        cleared, dispatcher.cleared = dispatcher.cleared, set()
+        router = self.router
+        dirty, router.dirty = router.dirty, {}
+        cleared, router.cleared = router.cleared, set()
         for credential, model in cleared - dirty.keys():
             await self.store.delete_cooldowns(credential, model)
         for entry in dirty.values():
@@ -74,7 +96,7 @@ class Gateway:
         for (credential, model, day), tally in self.ledger.drain().items():
             await self.store.add_usage(credential, model, day, tally.requests, tally.input_tokens, tally.output_tokens)
         self.book.replace(await self.store.load_cooldowns())
-        self.book.restore(dispatcher.dirty.values())  # recorded while we were writing
+        self.book.restore(router.dirty.values())  # recorded while we were writing
 
     async def _sync_forever(self) -> None:
         while True:
@@ -84,7 +106,5 @@ class Gateway:
             except Exception:
                 log.exception("could not sync state with the store")
 
-    def admin_routes(self) -> list[tuple[str, str, Any]]:
-        from babelgate.server.admin import account_limits_handler
 
-        return [("GET", "/account-limits", account_limits_handler)]
+GATEWAY = web.AppKey("gateway", Gateway)

@@ -10,7 +10,29 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from babelgate.routing.cooldown import Entry
+from babelgate.providers.classify import Reason
+
+ALL_MODELS = "*"  # an Entry for this model keeps the credential out for every model
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One cooldown: `credential` may not serve `model` (or any model, for ALL_MODELS) before `until`."""
+
+    credential: str
+    model: str
+    reason: Reason
+    until: float  # epoch seconds; math.inf = until the credential is cleared
+    strikes: int = 1  # consecutive failures of this reason that led here
+    last_status: int | None = None  # the upstream HTTP status of the last failure (0 = unreachable)
+
+    @property
+    def status(self) -> str:
+        """What to show: "quota", "rate_limit", "auth_invalid", "permission_denied", ..."""
+        return self.reason.value
+
+    def active(self, now: float) -> bool:
+        return now < self.until
 
 
 @dataclass(frozen=True, slots=True)

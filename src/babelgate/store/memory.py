@@ -5,8 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from babelgate.routing.cooldown import Entry
-from babelgate.store.base import Usage
+from babelgate.store.base import Entry, Usage
 
 
 class MemoryStore:

@@ -21,9 +21,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from babelgate.routing.classify import Reason
-from babelgate.routing.cooldown import Entry
-from babelgate.store.base import Usage
+from babelgate.providers.classify import Reason
+from babelgate.store.base import Entry, Usage
 
 T = TypeVar("T")
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from babelgate.routing import resets
+from babelgate.providers import resets
 
 
 class Reason(StrEnum):

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from babelgate.routing.classify import Failure, Reason, classify
+from babelgate.providers.classify import Failure, Reason, classify
 
 NOW = 1_700_000_000.0  # 2023-11-14T22:13:20Z
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections import OrderedDict
 
 from babelgate import ir
+from babelgate.addons.base import Addon, Context
+from babelgate.call import Call
 
 CAPACITY = 50_000
 
@@ -40,3 +42,24 @@ class SignatureCache:
             for part in message.parts:
                 if isinstance(part, ir.ToolCallPart) and not part.signature:
                     part.signature = self._by_call.get(part.id)
+
+
+class Signatures(Addon):
+    """Keeps the signatures of the tool calls that pass through and gives them back in later requests."""
+
+    name = "signatures"
+
+    def __init__(self, context: Context) -> None:
+        super().__init__(context)
+        self.cache = SignatureCache()
+
+    async def request(self, call: Call) -> ir.Response | None:
+        self.cache.restore(call.request)
+        return None
+
+    def event(self, call: Call, event: ir.Event) -> None:
+        if isinstance(event, ir.BlockStart) and event.signature:
+            self.cache.remember(event.id, event.signature)
+
+    def response(self, call: Call, response: ir.Response) -> None:
+        self.cache.remember_parts(response.parts)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from babelgate.routing.resets import MAX_RESET, from_text, parse_duration, parse_timestamp, reset_after
+from babelgate.providers.resets import MAX_RESET, from_text, parse_duration, parse_timestamp, reset_after
 
 NOW = 1_700_000_000.0  # 2023-11-14T22:13:20Z
 

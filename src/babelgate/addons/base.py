@@ -1,0 +1,145 @@
+"""The hook API, and the chain that calls every addon's hooks in order.
+
+An addon subclasses `Addon` and overrides the hooks it needs; the chain calls only those.
+A hook that raises is logged with its traceback and skipped: an addon never fails a request.
+
+- `request(call)`: before routing. May rewrite `call.request` (and `call.raw`, the client's body
+  for same-dialect pass-through), or answer the request itself by returning an `ir.Response`:
+  the first answer wins and no upstream is called.
+- `upstream_request(attempt, body)`: the JSON body of each upstream try, editable in place.
+- `event(call, event)`: each ir stream event, before it is rendered for the client.
+- `response(call, response)`: each whole (non-streaming) response, before it is rendered.
+- `error(call, error)`: an error about to be answered before any output; returns the error to answer.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from babelgate import ir
+from babelgate.addons import BUILTIN_ADDONS
+from babelgate.call import Call
+from babelgate.config import Config, ConfigError
+from babelgate.errors import GatewayError
+from babelgate.observe.usage import UsageLedger
+from babelgate.providers.base import Attempt
+from babelgate.store.base import Store
+
+log = logging.getLogger("babelgate.addons")
+
+
+@dataclass(slots=True)
+class Context:
+    """What an addon may use of the gateway."""
+
+    config: Config
+    store: Store
+    ledger: UsageLedger
+
+
+class Addon:
+    name: ClassVar[str] = ""
+
+    def __init__(self, context: Context) -> None:
+        self.context = context
+
+    async def request(self, call: Call) -> ir.Response | None:
+        return None
+
+    def upstream_request(self, attempt: Attempt, body: dict[str, Any]) -> None:
+        return None
+
+    def event(self, call: Call, event: ir.Event) -> None:
+        return None
+
+    def response(self, call: Call, response: ir.Response) -> None:
+        return None
+
+    def error(self, call: Call, error: GatewayError) -> GatewayError:
+        return error
+
+
+class Addons:
+    """The hook chain. It is also the `BodyHook` each upstream attempt calls."""
+
+    def __init__(self, addons: list[Addon]) -> None:
+        self.addons = addons
+        self._request = self._overriding("request")
+        self._upstream_request = self._overriding("upstream_request")
+        self._event = self._overriding("event")
+        self._response = self._overriding("response")
+        self._error = self._overriding("error")
+
+    def _overriding(self, hook: str) -> list[tuple[str, Callable[..., Any]]]:
+        """The addons that define `hook`, as (name, bound method): the rest cost nothing."""
+        return [(_name(a), getattr(a, hook)) for a in self.addons if getattr(type(a), hook) is not getattr(Addon, hook)]
+
+    async def request(self, call: Call) -> ir.Response | None:
+        for name, hook in self._request:
+            try:
+                answer: ir.Response | None = await hook(call)
+            except Exception:
+                _failed(name, "request")
+                continue
+            if answer is not None:
+                return answer
+        return None
+
+    def upstream_request(self, attempt: Attempt, body: dict[str, Any]) -> None:
+        for name, hook in self._upstream_request:
+            try:
+                hook(attempt, body)
+            except Exception:
+                _failed(name, "upstream_request")
+
+    def event(self, call: Call, event: ir.Event) -> None:
+        for name, hook in self._event:
+            try:
+                hook(call, event)
+            except Exception:
+                _failed(name, "event")
+
+    def response(self, call: Call, response: ir.Response) -> None:
+        for name, hook in self._response:
+            try:
+                hook(call, response)
+            except Exception:
+                _failed(name, "response")
+
+    def error(self, call: Call, error: GatewayError) -> GatewayError:
+        for name, hook in self._error:
+            try:
+                error = hook(call, error)
+            except Exception:
+                _failed(name, "error")
+        return error
+
+
+def _name(addon: Addon) -> str:
+    return addon.name or f"{type(addon).__module__}:{type(addon).__qualname__}"
+
+
+def _failed(name: str, hook: str) -> None:
+    log.exception("addon %s failed in its %s hook; skipped", name, hook)
+
+
+def load_addons(config: Config, context: Context) -> Addons:
+    """The built-ins not switched off, in their order, then each third-party addon the config names."""
+    wanted = [path for name, path in BUILTIN_ADDONS.items() if config.addons.get(name, True)]
+    wanted += [path for path, on in config.addons.items() if on and path not in BUILTIN_ADDONS]
+    return Addons([_addon_class(path)(context) for path in wanted])
+
+
+def _addon_class(path: str) -> type[Addon]:
+    module_name, _, class_name = BUILTIN_ADDONS.get(path, path).partition(":")
+    try:
+        found = getattr(importlib.import_module(module_name), class_name)
+    except (ImportError, AttributeError) as error:
+        raise ConfigError(f"addons: cannot load {path!r}: {error}") from None
+    if not (isinstance(found, type) and issubclass(found, Addon)):
+        raise ConfigError(f"addons: {path!r} is not a babelgate.addons.base.Addon subclass")
+    return found

@@ -1,0 +1,25 @@
+"""One client request on its way through the gateway: what the server, addons and the attempt loop share."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from babelgate import ir
+from babelgate.dialects.base import Dialect
+from babelgate.errors import UpstreamError
+from babelgate.providers.base import Attempt, BodyHook, NoHooks
+
+
+@dataclass(slots=True)
+class Call:
+    inbound: Dialect  # the client's dialect
+    request: ir.Request
+    headers: Mapping[str, str]  # the client's, case-insensitive
+    raw: dict[str, Any] | None = None  # the client's body, for same-dialect pass-through
+    hooks: BodyHook = field(default_factory=NoHooks)  # the addons' view of each upstream body
+    session: str = ""  # the conversation, when a sticky strategy is in play
+    failures: list[tuple[Attempt, UpstreamError]] = field(default_factory=list)  # each failed try
+    served: Attempt | None = None  # the attempt that answered
+    notes: dict[str, Any] = field(default_factory=dict)  # scratch space for addons, keyed by addon name

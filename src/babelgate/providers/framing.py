@@ -1,0 +1,32 @@
+"""How an upstream cuts its stream into frames: each frame's payload goes to the dialect's parser.
+
+SSE is the only framing today; Bedrock's AWS event-stream will be a second class here with the
+same two methods.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from babelgate import sse
+
+
+class Framing(Protocol):
+    def feed(self, chunk: bytes) -> list[str]:
+        """The payloads of the frames completed by `chunk` (split anywhere)."""
+        ...
+
+    def flush(self) -> list[str]:
+        """The payload of a last frame left without its terminator."""
+        ...
+
+
+class SSEFraming:
+    def __init__(self) -> None:
+        self._decoder = sse.SSEDecoder()
+
+    def feed(self, chunk: bytes) -> list[str]:
+        return [event.data for event in self._decoder.decode(chunk)]
+
+    def flush(self) -> list[str]:
+        return [event.data for event in self._decoder.flush()]

@@ -1,0 +1,199 @@
+"""The HTTP upstream every family builds on: one pooled aiohttp session, auth, errors, the stream read.
+
+A family subclass (one file each) names its `dialect`, says where requests go (`url`), which
+headers it adds (`headers`) and how the key travels (`key_header`/`key_format`, or an async
+`authenticate` that sees the whole outgoing request, for request signing or expiring tokens).
+`send` does the rest: encode the request (or edit the client's own body on the same-dialect
+path), let addons see the body, authenticate, post, turn an error status into a classified
+`UpstreamError`, and read a stream up to its first event.
+
+A provider owns one pooled aiohttp session for its whole life; requests never open their own.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any, ClassVar
+
+import aiohttp
+import orjson
+
+from babelgate import ir
+from babelgate.config import KeySpec, ProviderConfig
+from babelgate.dialects.base import Dialect, EncodeOptions
+from babelgate.errors import Kind, UpstreamError
+from babelgate.providers.base import Attempt, Credential, Reply
+from babelgate.providers.classify import classify
+from babelgate.providers.framing import Framing, SSEFraming
+from babelgate.providers.stream import READ_ERRORS, StreamReader, reason
+
+VERIFY_TIMEOUT = aiohttp.ClientTimeout(total=15)
+
+
+@dataclass(slots=True)
+class Outgoing:
+    """One request about to go upstream; `authenticate` may add headers or sign it."""
+
+    method: str
+    url: str
+    headers: dict[str, str]
+    body: bytes = b""
+
+
+class HttpUpstream:
+    dialect: Dialect
+    version: ClassVar[str] = ""  # the API version segment added to a `base_url` written without one
+    key_header: ClassVar[str] = "Authorization"
+    key_format: ClassVar[str] = "Bearer {}"
+
+    def __init__(self, name: str, config: ProviderConfig) -> None:
+        self.name = name
+        self.config = config
+        self.options = EncodeOptions(
+            max_tokens_field=config.max_tokens_field,
+            reasoning_effort=config.reasoning_effort,
+            echo_reasoning=config.echo_reasoning,
+        )
+        self.credentials = [self._credential(i, spec) for i, spec in enumerate(config.api_keys)] or [self._keyless]
+        self._session: aiohttp.ClientSession | None = None
+
+    # What a family says about itself.
+
+    def url(self, model: str, stream: bool) -> str:
+        raise NotImplementedError
+
+    def headers(self, client_headers: Mapping[str, str]) -> dict[str, str]:
+        """The headers of every request, before authentication."""
+        return {"Content-Type": "application/json", **self.config.headers}
+
+    def framing(self) -> Framing:
+        """What cuts this upstream's stream into frames."""
+        return SSEFraming()
+
+    async def authenticate(self, request: Outgoing, credential: Credential) -> None:
+        if credential.key:
+            request.headers[self.key_header] = self.key_format.format(credential.key)
+
+    @cached_property
+    def api_root(self) -> str:
+        """`base_url` with the family's API version segment: users may write it with or without one."""
+        base = self.config.base_url
+        if self.version and not base.rsplit("/", 1)[-1].startswith("v1"):
+            return f"{base}/{self.version}"
+        return base
+
+    # Credentials and limits.
+
+    @property
+    def _keyless(self) -> Credential:
+        return Credential(f"{self.name}#0", self.name, "")
+
+    def _credential(self, index: int, spec: str | KeySpec) -> Credential:
+        if isinstance(spec, str):
+            return Credential(f"{self.name}#{index}", self.name, spec)
+        return Credential(f"{self.name}#{spec.name or index}", self.name, spec.key, spec.weight, spec.priority)
+
+    def add_credential(self, name: str, key: str) -> None:
+        """A key added with `babelgate accounts add` (kept in the store, not the config)."""
+        if self.credentials == [self._keyless]:
+            self.credentials = []
+        self.credentials.append(Credential(f"{self.name}#{name}", self.name, key))
+
+    def max_tokens_cap(self, model: str) -> int | None:
+        cap = self.config.max_tokens
+        if cap is None or isinstance(cap, int):
+            return cap
+        return next((value for pattern, value in cap.items() if fnmatch.fnmatchcase(model, pattern)), None)
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "type": self.config.type, "base_url": self.config.base_url, "credentials": len(self.credentials)}
+
+    # The HTTP exchange.
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            timeout = aiohttp.ClientTimeout(total=None, sock_connect=self.config.connect_timeout, sock_read=self.config.read_timeout)
+            connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, enable_cleanup_closed=True)
+            self._session = aiohttp.ClientSession(timeout=timeout, connector=connector, auto_decompress=True)
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+    def encode(self, attempt: Attempt) -> dict[str, Any]:
+        if attempt.raw is not None:
+            return self.dialect.passthrough(attempt.raw, attempt.request, attempt.model)
+        return self.dialect.encode_request(attempt.request, attempt.model, self.options)
+
+    async def send(self, attempt: Attempt) -> Reply:
+        body = self.encode(attempt)
+        attempt.hooks.upstream_request(attempt, body)
+        stream = attempt.request.stream
+        outgoing = Outgoing("POST", self.url(attempt.model, stream), self.headers(attempt.client_headers), orjson.dumps(body))
+        await self.authenticate(outgoing, attempt.credential)
+        try:
+            response = await self.session.request(outgoing.method, outgoing.url, data=outgoing.body, headers=outgoing.headers)
+        except (*READ_ERRORS, OSError) as error:
+            raise self.error(0, f"provider {self.name!r} is unreachable at {self.config.base_url}: {reason(error)}") from None
+        try:
+            if response.status >= 400:
+                raise await self._error_reply(response, attempt.credential)
+            return await (self._stream(response, attempt) if stream else self._whole(response, attempt))
+        except BaseException:
+            response.close()
+            raise
+
+    def error(self, status: int, message: str, headers: dict[str, str] | None = None, body: Any = None) -> UpstreamError:
+        """An upstream failure with its classification (status 0: unreachable)."""
+        failure = classify(status, headers or {}, body, message)
+        return UpstreamError(self.name, status, message, failure=failure, headers=headers, body=body)
+
+    async def _error_reply(self, response: aiohttp.ClientResponse, credential: Credential) -> UpstreamError:
+        raw = await response.read()
+        try:
+            body: Any = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            body = raw.decode("utf-8", "replace")[:1000]
+        message = self.dialect.error_message(body)
+        if credential.key:  # some upstreams echo the key they were given
+            message = message.replace(credential.key, credential.redacted)
+        return self.error(response.status, f"{self.name} returned HTTP {response.status}: {message}", dict(response.headers), body)
+
+    async def _whole(self, response: aiohttp.ClientResponse, attempt: Attempt) -> Reply:
+        try:
+            raw = await response.read()
+            parsed = self.dialect.parse_response(orjson.loads(raw))
+        except (*READ_ERRORS, ValueError, TypeError, KeyError, AttributeError) as error:
+            raise self.error(502, f"{self.name} sent an unreadable response: {reason(error)}") from None
+        response.release()
+        return Reply(attempt.passthrough, response=parsed, body=raw)
+
+    async def _stream(self, response: aiohttp.ClientResponse, attempt: Attempt) -> Reply:
+        reader = StreamReader(self.name, response.content.iter_any(), self.framing(), self.dialect.stream_parser())
+        try:
+            head = await reader.prime()
+        except READ_ERRORS as error:
+            raise self.error(502, f"{self.name} stream failed before any output: {reason(error)}") from None
+        first = next((e for _, events in head for e in events if not isinstance(e, ir.Start)), None)
+        if isinstance(first, ir.StreamError):
+            status = {Kind.RATE_LIMIT.value: 429, Kind.OVERLOADED.value: 529}.get(first.kind, 502)
+            raise self.error(status, f"{self.name} stream failed: {first.message}")
+        return Reply(attempt.passthrough, chunks=reader.chunks(head), release=response.close)
+
+    async def verify(self, credential: Credential) -> tuple[int, str]:
+        """Ask for the model list, which costs no tokens: (status, detail); status 0 when unreachable."""
+        outgoing = Outgoing("GET", f"{self.api_root}/models", self.headers({}))
+        await self.authenticate(outgoing, credential)
+        try:
+            async with self.session.get(outgoing.url, headers=outgoing.headers, timeout=VERIFY_TIMEOUT) as response:
+                text = await response.text()
+        except (*READ_ERRORS, OSError) as error:
+            return 0, f"unreachable: {reason(error)}"
+        if response.status == 200:
+            return 200, "ok"
+        return response.status, text[:200].replace(credential.key, credential.redacted) if credential.key else text[:200]

@@ -1,0 +1,139 @@
+"""The attempt loop: resolve the model, try credentials in order, fail over before the first byte.
+
+A retryable upstream failure records a cooldown for (credential, model) and moves on to the
+next credential, then the next target of the fallback chain. When every candidate is cooling
+and the earliest reset is within `routing.max_wait`, the loop waits for it. The loop ends with
+the first `Reply`: an upstream stream is primed to its first event before it counts, and once
+the server has relayed a byte there is no failover, so output is never duplicated.
+
+No HTTP here: upstreams are `providers.base.Upstream` objects, so a fake one tests this alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import math
+import time
+from collections.abc import Coroutine, Mapping
+from typing import Any
+
+from babelgate.call import Call
+from babelgate.config import Config, Strategy
+from babelgate.errors import UpstreamError
+from babelgate.providers.base import Attempt, Credential, Reply, Upstream
+from babelgate.routing.cooldown import CooldownBook
+from babelgate.routing.exhausted import exhausted_error
+from babelgate.routing.models import ModelResolver, Target
+from babelgate.routing.pool import Pool
+from babelgate.routing.sessions import STICKY_TTL, session_key
+from babelgate.store.base import Entry, Store
+
+log = logging.getLogger("babelgate.routing")
+WAITS_PER_REQUEST = 2
+
+
+class Router:
+    def __init__(self, config: Config, upstreams: Mapping[str, Upstream], book: CooldownBook, pool: Pool, store: Store) -> None:
+        self.config = config
+        self.upstreams = upstreams
+        self.resolver = ModelResolver(config)
+        self.book = book
+        self.pool = pool
+        self.store = store
+        self.last_error: dict[str, tuple[int, str, float]] = {}  # per credential: status, message, when
+        # Cooldown changes not yet written to the store (the gateway's sync takes them).
+        self.dirty: dict[tuple[str, str], Entry] = {}
+        self.cleared: set[tuple[str, str]] = set()
+        self._background: set[asyncio.Task[None]] = set()
+
+    def strategy(self, upstream: Upstream) -> Strategy:
+        return upstream.config.strategy or self.config.routing.strategy
+
+    async def route(self, call: Call) -> Reply:
+        """The first reply any candidate gives; `call.served` says which attempt it was."""
+        targets, variant = self.resolver.resolve(call.request.model)
+        if variant is not None:
+            call.request = dataclasses.replace(call.request, reasoning=variant)
+        if any(self.strategy(self.upstreams[t.provider]) == "sticky" for t in targets):
+            call.session = session_key(call.request, call.headers)  # only sticky routing needs it
+        deadline = time.time() + self.config.routing.max_wait
+        for _ in range(WAITS_PER_REQUEST + 1):
+            for target in targets:
+                reply = await self._try_target(call, target)
+                if reply is not None:
+                    return reply
+            wait = self._wait_time(targets, deadline)
+            if wait is None:
+                break
+            log.info("all credentials for %s cooling; waiting %.1fs", call.request.model, wait)
+            await asyncio.sleep(wait)
+        raise exhausted_error(call, targets, self.upstreams, self.book, self.last_error)
+
+    async def _try_target(self, call: Call, target: Target) -> Reply | None:
+        upstream = self.upstreams[target.provider]
+        if call.session and self.pool.binding(call.session) is None:
+            bound = await self.store.get_binding(call.session)
+            if bound is not None:
+                self.pool.bind(call.session, bound)
+        for credential in self.pool.order(upstream.credentials, self.strategy(upstream), call.session):
+            if self.book.blocked(credential.id, target.model) is not None:
+                continue
+            attempt = self._attempt(call, target, upstream, credential)
+            try:
+                reply = await upstream.send(attempt)
+            except UpstreamError as error:
+                self._failed(call, attempt, error)
+                continue
+            self._served(call, attempt)
+            return reply
+        return None
+
+    def _attempt(self, call: Call, target: Target, upstream: Upstream, credential: Credential) -> Attempt:
+        request = call.request
+        cap = upstream.max_tokens_cap(target.model)
+        if cap is not None and (request.max_tokens is None or request.max_tokens > cap):
+            request = dataclasses.replace(request, max_tokens=cap)
+        raw = call.raw if call.inbound.name == upstream.dialect.name else None
+        return Attempt(request, target.model, credential, call.headers, raw, call.hooks)
+
+    def _failed(self, call: Call, attempt: Attempt, error: UpstreamError) -> None:
+        """Record a failure; raise it when no other credential can do better."""
+        credential, failure = attempt.credential, error.failure
+        entry = self.book.record_failure(credential.id, attempt.model, failure)
+        if entry is not None:
+            self.dirty[(entry.credential, entry.model)] = entry
+        self.last_error[credential.id] = (error.upstream_status, error.message, time.time())
+        self.pool.used(credential, call.session, ok=False)
+        call.failures.append((attempt, error))
+        status = error.upstream_status or "unreachable"
+        log.warning("%s via %s failed: %s %s (%s)", attempt.target, credential.id, status, failure.reason.value, error.message[:200])
+        if not failure.retryable:
+            raise error
+
+    def _served(self, call: Call, attempt: Attempt) -> None:
+        credential = attempt.credential
+        call.served = attempt
+        for dropped in self.book.record_success(credential.id, attempt.model):
+            self.cleared.add((dropped.credential, dropped.model))
+        if call.session and self.pool.binding(call.session) != credential.id:
+            self._in_background(self.store.set_binding(call.session, credential.id, STICKY_TTL))
+        self.pool.used(credential, call.session, ok=True)
+
+    def _in_background(self, job: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(job)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    def _wait_time(self, targets: list[Target], deadline: float) -> float | None:
+        """Seconds until some candidate frees up, if that is before the deadline."""
+        earliest = math.inf
+        for target in targets:
+            credentials = [c.id for c in self.upstreams[target.provider].credentials]
+            until = self.book.earliest_available(credentials, target.model)
+            if until is not None:
+                earliest = min(earliest, until)
+        if earliest == math.inf or earliest > deadline:
+            return None
+        return max(earliest - time.time(), 0.0)

@@ -1,0 +1,66 @@
+"""Writing a `Reply` to the client: rendered in the client's dialect, or passed through byte for byte.
+
+Every event goes through the addons' `event` hook (every whole response through `response`)
+before it is rendered. On the same-dialect path the upstream's bytes go out untouched; only
+what the gateway says itself (a chunk of empty bytes, such as the error for a stream that
+broke after the first byte) is rendered, as the dialect's own error event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import orjson
+from aiohttp import web
+
+from babelgate import ir
+from babelgate.addons.base import Addons
+from babelgate.call import Call
+from babelgate.providers.base import Chunks, Reply
+
+
+async def relay(http: web.Request, call: Call, reply: Reply, addons: Addons) -> web.StreamResponse:
+    try:
+        if reply.chunks is None:
+            return _whole(call, reply, addons)
+        return await _stream(http, call, reply.chunks, reply.passthrough, addons)
+    finally:
+        reply.release()
+
+
+def _whole(call: Call, reply: Reply, addons: Addons) -> web.Response:
+    response = reply.response
+    assert response is not None, "a reply is a whole response or a stream"
+    addons.response(call, response)
+    if reply.passthrough:
+        return web.Response(body=reply.body, content_type="application/json")
+    response.model = call.request.model
+    return web.Response(body=orjson.dumps(call.inbound.render_response(response)), content_type="application/json")
+
+
+async def _stream(http: web.Request, call: Call, chunks: Chunks, passthrough: bool, addons: Addons) -> web.StreamResponse:
+    renderer = call.inbound.stream_renderer(call.request)
+    out = web.StreamResponse(headers={"Content-Type": renderer.content_type, "Cache-Control": "no-cache"})
+    await out.prepare(http)
+    async for chunk, events in chunks:
+        for event in events:
+            addons.event(call, event)
+        if passthrough and chunk:
+            data = chunk
+        else:
+            data = b"".join([renderer.render(e) for e in events if not passthrough or isinstance(e, ir.StreamError)])
+        if data:
+            await out.write(data)
+    await out.write_eof()
+    return out
+
+
+def canned(response: ir.Response, stream: bool) -> Reply:
+    """A reply made of a response the gateway has itself (an addon's answer)."""
+    if not stream:
+        return Reply(False, response=response)
+    return Reply(False, chunks=_all_at_once(ir.events_of(response)))
+
+
+async def _all_at_once(events: list[ir.Event]) -> AsyncIterator[tuple[bytes, list[ir.Event]]]:
+    yield b"", events
