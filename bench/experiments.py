@@ -25,14 +25,14 @@ def access_log_debug() -> None:
 
 
 def lazy_session_key() -> None:
-    """routing/dispatcher.py `Dispatcher.handle`: hash the first user message only when a strategy needs a session."""
+    """routing/router.py `Router.route`: hash the first user message only when a strategy needs a session."""
     from babelgate import ir
-    from babelgate.routing import dispatcher
+    from babelgate.routing import router
 
     def header_only(request: ir.Request, headers: Mapping[str, str]) -> str:
         return headers.get("x-claude-code-session-id", "")
 
-    dispatcher.session_key = header_only
+    router.session_key = header_only
 
 
 def cached_today() -> None:
@@ -54,22 +54,27 @@ def cached_today() -> None:
 
 
 def url_objects() -> None:
-    """providers/base.py `Provider.url`: build the upstream URL once as a yarl.URL, not a str aiohttp re-parses."""
+    """providers/*.py `url`: build the upstream URL once as a yarl.URL, not a str aiohttp re-parses."""
     from yarl import URL
 
-    from babelgate.providers.base import Provider
+    from babelgate.providers.http import HttpUpstream
+    from babelgate.providers.registry import UPSTREAM_TYPES, upstream_class
 
-    original = Provider.url
     cache: dict[tuple[int, str, bool], URL] = {}
 
-    def url(self: Provider, model: str, stream: bool) -> URL:
-        key = (id(self), model, stream)
-        found = cache.get(key)
-        if found is None:
-            found = cache[key] = URL(original(self, model, stream))
-        return found
+    def cached(original: Callable[[HttpUpstream, str, bool], str]) -> Callable[[HttpUpstream, str, bool], URL]:
+        def url(self: HttpUpstream, model: str, stream: bool) -> URL:
+            key = (id(self), model, stream)
+            found = cache.get(key)
+            if found is None:
+                found = cache[key] = URL(original(self, model, stream))
+            return found
 
-    Provider.url = url  # type: ignore[assignment,method-assign]
+        return url
+
+    for type_name in UPSTREAM_TYPES:
+        family = upstream_class(type_name)
+        family.url = cached(family.url)  # type: ignore[assignment,method-assign,arg-type]
 
 
 def gc_freeze() -> None:

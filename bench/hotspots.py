@@ -36,7 +36,7 @@ def run(budget: float) -> dict[str, Any]:
 
     from babelgate.dialects import anthropic
     from babelgate.observe.usage import today
-    from babelgate.routing.dispatcher import session_key
+    from babelgate.routing.sessions import session_key
 
     small = anthropic.parse_request({"model": "m", "max_tokens": 64, "messages": [{"role": "user", "content": "Say hello."}]})
     fixture = fixtures.claude_code()[0]

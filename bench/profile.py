@@ -29,7 +29,9 @@ AREAS: list[tuple[str, Callable[[str], bool]]] = [
     ("socket writes (send syscalls)", lambda f: "http_writer.py" in f and ("_writelines" in f or "_write " in f)),
     ("per-request log line (logging)", lambda f: "logging/" in f),
     ("babelgate: dialects (parse/encode/render, orjson)", lambda f: "babelgate/dialects/" in f or "babelgate/sse.py" in f),
-    ("babelgate: routing/dispatcher", lambda f: "babelgate/routing/" in f),
+    ("babelgate: routing (attempt loop)", lambda f: "babelgate/routing/" in f),
+    ("babelgate: providers (upstream request, stream read)", lambda f: "babelgate/providers/" in f),
+    ("babelgate: addons (hooks)", lambda f: "babelgate/addons/" in f),
     ("babelgate: server (middleware, handlers)", lambda f: "babelgate/server/" in f),
     ("babelgate: other", lambda f: "babelgate/" in f),
     (

@@ -94,7 +94,7 @@ def babelgate(budget: float) -> dict[str, Any]:
 
     from babelgate.dialects import anthropic, openai_chat
     from babelgate.dialects.base import EncodeOptions
-    from babelgate.routing.dispatcher import session_key
+    from babelgate.routing.sessions import session_key
 
     options = EncodeOptions()
 

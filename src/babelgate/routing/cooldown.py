@@ -1,6 +1,6 @@
 """Which credentials are cooling down, for which models, until when.
 
-A `CooldownBook` is pure bookkeeping with an injected clock and random source: the dispatcher
+A `CooldownBook` is pure bookkeeping with an injected clock and random source: the router
 tells it about failures and successes and asks it, on every request, whether a credential may
 serve a model. Entries are keyed by (credential, model); the model `ALL_MODELS` marks an entry
 that keeps the credential out for every model.
