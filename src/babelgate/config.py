@@ -1,7 +1,7 @@
 """The config file: pydantic schema, YAML loading, `${ENV}` interpolation.
 
 Every key is documented in docs/configuration.md. Validation errors name the key path,
-for example `providers.openai.type: Input should be 'openai', 'anthropic', ...`.
+for example `providers.openai.type: unknown provider type 'opneai'; expected one of 'openai', ...`.
 """
 
 from __future__ import annotations
@@ -137,7 +137,7 @@ def _describe(error: ValidationError) -> str:
     lines = []
     for item in error.errors():
         path = ".".join(str(p) for p in item["loc"] if not str(p).startswith(("str", "KeySpec", "int", "dict", "list")))
-        lines.append(f"  {path or '(top level)'}: {item['msg']}")
+        lines.append(f"  {path or '(top level)'}: {item['msg'].removeprefix('Value error, ')}")
     return "\n".join(lines)
 
 
