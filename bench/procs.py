@@ -60,6 +60,27 @@ def spawn(name: str, argv: list[str], log: Path, *, env: dict[str, str] | None =
     return Proc(name, popen, log)
 
 
+def git_describe(path: Path) -> str:
+    """The commit a checkout is at, short."""
+    done = subprocess.run(["git", "-C", str(path), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=30)
+    return done.stdout.strip() or "unknown"
+
+
+def baseline_checkout(ref: str, cache: Path) -> Path:
+    """A detached worktree of `ref` (kept under `cache` for later runs); returns its src/ folder."""
+    repo = Path(__file__).resolve().parent.parent
+    done = subprocess.run(
+        ["git", "-C", str(repo), "rev-parse", "--verify", f"{ref}^{{commit}}"], capture_output=True, text=True, timeout=30
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"--baseline {ref}: not a commit of this repository")
+    commit = done.stdout.strip()
+    checkout = cache / f"baseline-{commit[:12]}"
+    if not checkout.exists():
+        subprocess.run(["git", "-C", str(repo), "worktree", "add", "--detach", str(checkout), commit], check=True, timeout=120)
+    return checkout / "src"
+
+
 def descendants(pid: int) -> list[int]:
     """Every live process below `pid` (children, grandchildren...), from /proc."""
     parents: dict[int, list[int]] = {}

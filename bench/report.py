@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 ANALYSIS = Path(__file__).resolve().parent / "analysis.md"
-ORDER = ("direct", "babelgate", "babelgate-workers", "litellm", "ccr", "aiohttp-relay")
+ORDER = ("direct", "babelgate", "babelgate-baseline", "babelgate-workers", "litellm", "ccr", "aiohttp-relay")
 BASE = "babelgate"
 NOISY = 0.35
 Row = list[str]

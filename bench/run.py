@@ -38,6 +38,7 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--targets", default=",".join(TARGET_KEYS), help=f"comma-separated subset of {', '.join(TARGET_KEYS)}")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2, help="worker count for the multi-worker babelgate run")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder with configs and server logs")
+    parser.add_argument("--baseline", metavar="REF", help="also run babelgate at this git commit (one worker), beside this checkout's")
     return parser.parse_args()
 
 
@@ -51,7 +52,7 @@ def _selected(only: list[str]) -> list[str]:
     return names
 
 
-def _targets(keys: str, workers: int) -> list[Target]:
+def _targets(keys: str, workers: int, baseline: str | None = None) -> list[Target]:
     made: dict[str, Target] = {
         "direct": Direct(),
         "babelgate": Babelgate(),
@@ -60,7 +61,11 @@ def _targets(keys: str, workers: int) -> list[Target]:
         "ccr": ClaudeCodeRouter(),
         "aiohttp-relay": RefProxy(),
     }
+    if baseline:
+        made["babelgate-baseline"] = Babelgate.baseline(baseline, procs.baseline_checkout(baseline, CACHE))
     wanted = [k.strip() for k in keys.split(",") if k.strip()]
+    if baseline and "babelgate" in wanted:
+        wanted.insert(wanted.index("babelgate") + 1, "babelgate-baseline")
     unknown = [k for k in wanted if k not in made]
     if unknown:
         raise SystemExit(f"unknown target(s) {', '.join(unknown)}; choose from {', '.join(TARGET_KEYS)}")
@@ -186,7 +191,7 @@ def _experiments(settings: scenarios.Settings, upstream: Upstream, work: Path, r
 def main() -> None:
     args = _arguments()
     selected = _selected(args.only)
-    targets = _targets(args.targets, args.workers)
+    targets = _targets(args.targets, args.workers, args.baseline)
     settings = scenarios.Settings.quick() if args.quick else scenarios.Settings.full()
     partial = bool(args.only) or args.targets != ",".join(TARGET_KEYS)
     results = json.loads(RESULTS.read_text()) if partial and RESULTS.exists() else _blank()

@@ -5,6 +5,7 @@ The peers (LiteLLM, claude-code-router) live in `bench.peers` and follow the sam
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -107,10 +108,15 @@ class Babelgate:
     key: str = "babelgate"
     label: str = "babelgate (1 worker)"
     only: tuple[str, ...] = ()
+    source: Path | None = None  # another checkout's src/ to run instead (a baseline), else this one
 
     @classmethod
     def with_workers(cls, workers: int) -> Babelgate:
         return cls(workers, "babelgate-workers", f"babelgate ({workers} workers)")
+
+    @classmethod
+    def baseline(cls, ref: str, source: Path) -> Babelgate:
+        return cls(1, "babelgate-baseline", f"babelgate at {ref} (1 worker)", source=source)
 
     def start(self, work: Path, upstream_port: int, models: list[str]) -> Running:
         work = work / self.key
@@ -118,7 +124,8 @@ class Babelgate:
         port = procs.free_port()
         config = babelgate_config(work, port, upstream_port, models)
         argv = [*babelgate_argv(), "serve", "--config", str(config), "--port", str(port), "--workers", str(self.workers)]
-        proc = procs.spawn(self.key, argv, work / "server.log")
+        env = {**os.environ, "PYTHONPATH": str(self.source)} if self.source else None
+        proc = procs.spawn(self.key, argv, work / "server.log", env=env)
         running = Running(self.key, f"http://127.0.0.1:{port}", {**ANTHROPIC_HEADERS, "x-api-key": CLIENT_KEY}, proc)
         try:
             procs.wait_http(f"{running.url}/health", proc, timeout=30)
@@ -138,6 +145,8 @@ class Babelgate:
         time.sleep(1.5)
 
     def version(self) -> str:
+        if self.source is not None:
+            return procs.git_describe(self.source)
         from babelgate import __version__
 
         return __version__
