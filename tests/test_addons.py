@@ -41,14 +41,14 @@ async def test_hooks_run_in_the_order_the_config_lists_them(upstream: FakeUpstre
     message = await client(gw.url).messages.create(**ask())
     assert message.content[0].type == "text"
     hooks = ["request", "upstream_request"]
-    assert recorders.CALLS == [
+    assert [
         *[(name, hook) for hook in hooks for name in ("first", "second")],
         ("first", "event:finish"),
         ("second", "event:finish"),
         *[(name, hook) for hook in hooks for name in ("first", "second")],
         ("first", "response"),
         ("second", "response"),
-    ]
+    ] == recorders.CALLS
     assert upstream.received[0].body["metadata"] == {"seen_by": ["first", "second"]}  # the upstream body was theirs to edit
 
 
@@ -103,6 +103,13 @@ async def test_built_in_addons_can_be_switched_off(upstream: FakeUpstream, gatew
     await client(gw.url).messages.create(**ask())
     assert gw.gateway.ledger.for_credential("up#0").requests == 0
     assert [type(addon).__name__ for addon in gw.gateway.addons.addons] == ["ClaudeCode", "Signatures", "ContextOverflow"]
+
+
+async def test_an_addon_gets_its_options_from_the_config(upstream: FakeUpstream, gateway_factory: GatewayFactory) -> None:
+    upstream.push(reply("openai", Turn(text="Hi"), stream=False))
+    gw = await gateway_factory(openai_config(upstream, addons={"tests.plugins.recorders:Tagging": {"tag": "team-a"}}))
+    await client(gw.url).messages.create(**ask())
+    assert upstream.received[0].body["metadata"] == {"tag": "team-a"}
 
 
 def test_the_config_names_unknown_addons() -> None:

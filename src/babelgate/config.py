@@ -88,11 +88,11 @@ class Config(_Strict):
     aliases: dict[str, str | list[str]] = Field(default_factory=dict)
     routing: RoutingConfig = Field(default_factory=RoutingConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
-    addons: dict[str, bool] = Field(default_factory=dict)
+    addons: dict[str, bool | dict[str, Any]] = Field(default_factory=dict)  # on/off, or on with options
 
     @field_validator("addons")
     @classmethod
-    def _addon_names(cls, value: dict[str, bool]) -> dict[str, bool]:
+    def _addon_names(cls, value: dict[str, bool | dict[str, Any]]) -> dict[str, bool | dict[str, Any]]:
         for name in value:
             if name not in BUILTIN_ADDONS and ":" not in name:
                 known = ", ".join(BUILTIN_ADDONS)

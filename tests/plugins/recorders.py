@@ -68,3 +68,10 @@ class Warmup(Addon):
         if any(isinstance(p, ir.TextPart) and p.text == "Warmup" for p in last.parts):
             return ir.Response("msg_warmup", call.request.model, [ir.TextPart("ready")], usage=ir.Usage(1, 1))
         return None
+
+
+class Tagging(Addon):
+    """Reads its options from the config: `{"tests.plugins.recorders:Tagging": {"tag": ...}}`."""
+
+    def upstream_request(self, attempt: Attempt, body: dict[str, Any]) -> None:
+        body["metadata"] = {"tag": self.context.options["tag"]}

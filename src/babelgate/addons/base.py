@@ -17,7 +17,7 @@ from __future__ import annotations
 import importlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
 from babelgate import ir
@@ -34,11 +34,12 @@ log = logging.getLogger("babelgate.addons")
 
 @dataclass(slots=True)
 class Context:
-    """What an addon may use of the gateway."""
+    """What an addon may use of the gateway, and its own options from the config."""
 
     config: Config
     store: Store
     ledger: UsageLedger
+    options: dict[str, Any] = field(default_factory=dict)
 
 
 class Addon:
@@ -128,10 +129,17 @@ def _failed(name: str, hook: str) -> None:
 
 
 def load_addons(config: Config, context: Context) -> Addons:
-    """The built-ins not switched off, in their order, then each third-party addon the config names."""
-    wanted = [path for name, path in BUILTIN_ADDONS.items() if config.addons.get(name, True)]
-    wanted += [path for path, on in config.addons.items() if on and path not in BUILTIN_ADDONS]
-    return Addons([_addon_class(path)(context) for path in wanted])
+    """The built-ins not switched off, in their order, then each third-party addon the config names.
+
+    A config value is `true`/`false`, or a mapping: on, with those options (`context.options`)."""
+    wanted = [name for name in BUILTIN_ADDONS if config.addons.get(name, True) is not False]
+    wanted += [name for name, setting in config.addons.items() if setting is not False and name not in BUILTIN_ADDONS]
+    addons = []
+    for name in wanted:
+        setting = config.addons.get(name, True)
+        options = setting if isinstance(setting, dict) else {}
+        addons.append(_addon_class(name)(replace(context, options=options)))
+    return Addons(addons)
 
 
 def _addon_class(path: str) -> type[Addon]:
