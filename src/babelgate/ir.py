@@ -2,17 +2,21 @@
 
 Dialects parse wire JSON into these dataclasses and encode them back out. The shapes
 follow the richest of the four wire formats (Anthropic Messages): content is a list of
-typed parts, a stream is a sequence of block-indexed events.
+typed parts, a stream is a sequence of block-indexed events. `accumulate` folds a stream
+into the response it describes; `events_of` turns a response back into a stream.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
+
+import orjson
 
 Role = Literal["user", "assistant", "system"]
 StopReason = Literal["end_turn", "max_tokens", "tool_use", "stop_sequence", "refusal", "pause_turn"]
 EffortLevel = Literal["none", "minimal", "low", "medium", "high", "xhigh", "max"]
+BlockKind = Literal["text", "thinking", "tool_call"]
 
 
 @dataclass(slots=True)
@@ -141,7 +145,7 @@ class BlockStart:
     """A content block opens at `index`: kind text, thinking or tool_call (with id and name)."""
 
     index: int
-    kind: Literal["text", "thinking", "tool_call"]
+    kind: BlockKind
     id: str = ""
     name: str = ""
     signature: str | None = None  # a tool_call's opaque signature (Gemini thoughtSignature)
@@ -155,10 +159,13 @@ class TextDelta:
 
 @dataclass(slots=True)
 class ThinkingDelta:
+    """A piece of a thinking block; `redacted` marks the block as redacted (its signature is the hidden content)."""
+
     index: int
     text: str = ""
     signature: str = ""
     family: str | None = None
+    redacted: bool = False
 
 
 @dataclass(slots=True)
@@ -188,3 +195,106 @@ class StreamError:
 
 
 Event = Start | BlockStart | TextDelta | ThinkingDelta | ToolArgsDelta | BlockStop | Finish | StreamError
+
+
+# ---- streams and whole responses ------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Snapshot:
+    """A stream collected so far: the response it is becoming, and the error that ended it, if any."""
+
+    response: Response
+    error: StreamError | None = None
+    _blocks: dict[int, Part] = field(default_factory=dict, init=False, repr=False, compare=False)  # block index -> its part
+    _args: dict[int, list[str]] = field(default_factory=dict, init=False, repr=False, compare=False)  # tool-argument JSON pieces
+
+
+def accumulate(event: Event, snapshot: Snapshot | None = None) -> Snapshot:
+    """`snapshot` with `event` folded in, the way a non-streaming client would see the stream:
+    updated in place and returned (no copies, no I/O); None starts one, named by a Start.
+
+    Parts follow their block indexes; a delta for a block that never opened opens one of its
+    kind, one for a block of another kind is dropped. Tool-call argument pieces are parsed at
+    BlockStop (or at the end if it never came): empty, invalid or non-object JSON gives `{}`.
+    Start and Finish usage replace the response's; a StreamError is kept in `error`.
+    """
+    snapshot = Snapshot(Response("", "", [])) if snapshot is None else snapshot
+    response = snapshot.response
+    if isinstance(event, (TextDelta, ThinkingDelta, ToolArgsDelta)):
+        _add_delta(snapshot, event)
+    elif isinstance(event, BlockStart):
+        _open(snapshot, event)
+    elif isinstance(event, BlockStop):
+        _close(snapshot, event.index)
+    elif isinstance(event, Start):
+        response.id, response.model = event.id, event.model
+        if event.usage is not None:
+            response.usage = replace(event.usage)
+    else:
+        for index in list(snapshot._args):
+            _close(snapshot, index)
+        if isinstance(event, Finish):
+            response.stop_reason, response.stop_sequence = event.stop_reason, event.stop_sequence
+            response.usage = replace(event.usage)
+        else:
+            snapshot.error = event
+    return snapshot
+
+
+def _open(snapshot: Snapshot, event: BlockStart) -> Part:
+    if event.kind == "tool_call":
+        part: Part = ToolCallPart(event.id, event.name, {}, event.signature)
+    else:
+        part = TextPart("") if event.kind == "text" else ThinkingPart("")
+    _close(snapshot, event.index)  # an index opened again keeps its old part and adds this one after it
+    parts = snapshot.response.parts
+    parts.insert(len(parts) - sum(i > event.index for i in snapshot._blocks), part)
+    snapshot._blocks[event.index] = part
+    return part
+
+
+def _add_delta(snapshot: Snapshot, event: TextDelta | ThinkingDelta | ToolArgsDelta) -> None:
+    kind: BlockKind = "text" if isinstance(event, TextDelta) else "thinking" if isinstance(event, ThinkingDelta) else "tool_call"
+    part = snapshot._blocks.get(event.index) or _open(snapshot, BlockStart(event.index, kind))
+    if isinstance(event, TextDelta) and isinstance(part, TextPart):
+        part.text += event.text
+    elif isinstance(event, ThinkingDelta) and isinstance(part, ThinkingPart):
+        part.text += event.text
+        if event.signature:
+            part.signature = (part.signature or "") + event.signature
+        part.family = part.family or event.family
+        part.redacted = part.redacted or event.redacted
+    elif isinstance(event, ToolArgsDelta) and isinstance(part, ToolCallPart):
+        snapshot._args.setdefault(event.index, []).append(event.partial_json)
+
+
+def _close(snapshot: Snapshot, index: int) -> None:
+    pieces, part = snapshot._args.pop(index, None), snapshot._blocks.get(index)
+    if pieces is not None and isinstance(part, ToolCallPart):
+        try:
+            arguments = orjson.loads("".join(pieces))
+        except orjson.JSONDecodeError:
+            arguments = {}
+        part.arguments = arguments if isinstance(arguments, dict) else {}
+
+
+def events_of(response: Response) -> list[Event]:
+    """`response` as an upstream parser would stream it: Start; per part BlockStart, one delta
+    (tool arguments as JSON) and BlockStop; Finish. Accumulated, it gives `response` back,
+    as long as its parts are text, thinking and tool calls (media and tool results have no stream
+    form and are left out) and no signature is "" (a stream cannot tell it from None).
+    """
+    events: list[Event] = [Start(response.id, response.model)]
+    streamed = [p for p in response.parts if isinstance(p, (TextPart, ThinkingPart, ToolCallPart))]
+    for index, part in enumerate(streamed):
+        if isinstance(part, TextPart):
+            events += [BlockStart(index, "text"), TextDelta(index, part.text)]
+        elif isinstance(part, ToolCallPart):
+            events.append(BlockStart(index, "tool_call", id=part.id, name=part.name, signature=part.signature))
+            events.append(ToolArgsDelta(index, orjson.dumps(part.arguments).decode()))
+        else:
+            events.append(BlockStart(index, "thinking"))
+            events.append(ThinkingDelta(index, part.text, part.signature or "", part.family, part.redacted))
+        events.append(BlockStop(index))
+    return [*events, Finish(response.stop_reason, replace(response.usage), response.stop_sequence)]

@@ -12,14 +12,15 @@ from dataclasses import dataclass
 
 @dataclass(slots=True)
 class SSEEvent:
-    event: str
+    """One dispatched event: its data lines joined. (Its `event:` name is not kept: every
+    upstream we parse names its events inside the JSON too.)"""
+
     data: str
 
 
 class SSEDecoder:
     def __init__(self) -> None:
         self._buffer = b""
-        self._event = ""
         self._data: list[str] = []
 
     def decode(self, chunk: bytes) -> list[SSEEvent]:
@@ -41,17 +42,17 @@ class SSEDecoder:
 
     def flush(self) -> list[SSEEvent]:
         events = self.decode(b"\n") if self._buffer.strip(b"\r") else []
-        if self._data or self._event:
-            events.append(SSEEvent(self._event or "message", "\n".join(self._data)))
-            self._event, self._data = "", []
+        if self._data:
+            events.append(SSEEvent("\n".join(self._data)))
+            self._data = []
         return events
 
     def _line(self, line: str) -> SSEEvent | None:
-        if not line:
-            if not self._data and not self._event:
+        if not line:  # dispatch, unless no data came (as the SSE spec says)
+            if not self._data:
                 return None
-            event = SSEEvent(self._event or "message", "\n".join(self._data))
-            self._event, self._data = "", []
+            event = SSEEvent("\n".join(self._data))
+            self._data = []
             return event
         if line[0] == ":":
             return None
@@ -60,8 +61,6 @@ class SSEDecoder:
             value = value[1:]
         if name == "data":
             self._data.append(value)
-        elif name == "event":
-            self._event = value
         return None
 
 

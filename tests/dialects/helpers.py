@@ -1,15 +1,15 @@
-"""What the dialect tests share: captured client requests, SSE builders, ir stream checks,
+"""What the dialect tests share: captured client requests, SSE builders, ir stream splitting and checks,
 SDK clients over canned bytes, and hypothesis strategies."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import httpx2
 import openai
-import orjson
 from hypothesis import strategies as st
 
 from babelgate import ir
@@ -73,58 +73,30 @@ def parse_stream(parser: StreamParser, *chunks: bytes) -> list[ir.Event]:
 
 
 def events_for(response: ir.Response) -> list[ir.Event]:
-    """A response as the ir stream an upstream parser would give: text one character a delta,
-    tool arguments three characters a delta."""
-    events: list[ir.Event] = [ir.Start(response.id, response.model)]
-    for index, part in enumerate(response.parts):
-        if isinstance(part, ir.TextPart):
-            events += [ir.BlockStart(index, "text"), *[ir.TextDelta(index, c) for c in part.text], ir.BlockStop(index)]
-        elif isinstance(part, ir.ThinkingPart):
-            events.append(ir.BlockStart(index, "thinking"))
-            events += [ir.ThinkingDelta(index, part.text, family=part.family)] if part.text else []
-            events += [ir.ThinkingDelta(index, signature=part.signature, family=part.family)] if part.signature else []
-            events.append(ir.BlockStop(index))
-        elif isinstance(part, ir.ToolCallPart):
-            raw = orjson.dumps(part.arguments).decode()
-            events.append(ir.BlockStart(index, "tool_call", id=part.id, name=part.name, signature=part.signature))
-            events += [ir.ToolArgsDelta(index, raw[i : i + 3]) for i in range(0, len(raw), 3)]
-            events.append(ir.BlockStop(index))
-    return [*events, ir.Finish(response.stop_reason, response.usage, response.stop_sequence)]
-
-
-def accumulate(events: list[ir.Event]) -> tuple[list[ir.Part], ir.Finish | ir.StreamError | None]:
-    """ir events folded into parts, the way a non-streaming client would see them."""
-    parts: dict[int, ir.Part] = {}
-    args: dict[int, str] = {}
-    end: ir.Finish | ir.StreamError | None = None
-    for event in events:
-        if isinstance(event, ir.BlockStart):
-            kinds: dict[str, ir.Part] = {
-                "text": ir.TextPart(""),
-                "thinking": ir.ThinkingPart(""),
-                "tool_call": ir.ToolCallPart(event.id, event.name, {}, event.signature),
-            }
-            parts[event.index] = kinds[event.kind]
-        elif isinstance(event, ir.TextDelta):
-            part = parts[event.index]
-            assert isinstance(part, ir.TextPart)
-            part.text += event.text
-        elif isinstance(event, ir.ThinkingDelta):
-            thinking = parts[event.index]
-            assert isinstance(thinking, ir.ThinkingPart)
-            thinking.text += event.text
-            if event.signature:
-                thinking.signature = (thinking.signature or "") + event.signature
-            thinking.family = thinking.family or event.family
+    """`ir.events_of(response)` split the way upstreams split a stream: text one character a
+    delta, tool arguments three characters a delta, a thinking's signature after its text."""
+    events: list[ir.Event] = []
+    for event in ir.events_of(response):
+        if isinstance(event, ir.TextDelta):
+            events += [ir.TextDelta(event.index, c) for c in event.text]
         elif isinstance(event, ir.ToolArgsDelta):
-            args[event.index] = args.get(event.index, "") + event.partial_json
-        elif isinstance(event, (ir.Finish, ir.StreamError)):
-            end = event
-    for index, raw in args.items():
-        call = parts[index]
-        assert isinstance(call, ir.ToolCallPart)
-        call.arguments = json.loads(raw)
-    return [parts[i] for i in sorted(parts)], end
+            raw = event.partial_json
+            events += [ir.ToolArgsDelta(event.index, raw[i : i + 3]) for i in range(0, len(raw), 3)]
+        elif isinstance(event, ir.ThinkingDelta) and event.text and (event.signature or event.redacted):
+            events.append(ir.ThinkingDelta(event.index, event.text, family=event.family))
+            events.append(ir.ThinkingDelta(event.index, signature=event.signature, family=event.family, redacted=event.redacted))
+        else:
+            events.append(event)
+    return events
+
+
+def collect(events: Iterable[ir.Event]) -> ir.Snapshot:
+    """The events folded one by one with `ir.accumulate`."""
+    snapshot: ir.Snapshot | None = None
+    for event in events:
+        snapshot = ir.accumulate(event, snapshot)
+    assert snapshot is not None, "no events"
+    return snapshot
 
 
 def assert_well_formed(events: list[ir.Event]) -> None:

@@ -20,8 +20,8 @@ from babelgate.dialects.base import EncodeOptions
 from babelgate.errors import BadRequest, GatewayError, Kind
 from tests.dialects.helpers import (
     FIXTURES,
-    accumulate,
     assert_well_formed,
+    collect,
     events_for,
     fixture,
     idents,
@@ -1177,11 +1177,10 @@ def test_parser_text_already_in_content_block_start() -> None:
             {"type": "message_stop"},
         ]
     )
-    parts, end = accumulate(_parse(stream))
-    assert [p for p in parts if isinstance(p, ir.TextPart)] == [ir.TextPart("Hi!")]
-    thinking = parts[0]
-    assert isinstance(thinking, ir.ThinkingPart) and thinking.text == "pre"
-    assert isinstance(end, ir.Finish) and end.stop_reason == "end_turn"
+    got = collect(_parse(stream))
+    assert got.error is None and got.response.stop_reason == "end_turn"
+    thinking, text = got.response.parts
+    assert isinstance(thinking, ir.ThinkingPart) and thinking.text == "pre" and text == ir.TextPart("Hi!")
 
 
 def test_parser_message_delta_usage_updates() -> None:
@@ -1231,10 +1230,7 @@ def test_parser_agrees_with_parse_response() -> None:
         "stop_reason": "tool_use",
         "usage": {**_MESSAGE_START["message"]["usage"], "output_tokens": 89},
     }
-    whole = dialect.parse_response(body)
-    parts, end = accumulate(_parse(UPSTREAM_STREAM))
-    assert parts == whole.parts
-    assert isinstance(end, ir.Finish) and (end.stop_reason, end.usage) == (whole.stop_reason, whole.usage)
+    assert collect(_parse(UPSTREAM_STREAM)) == ir.Snapshot(dialect.parse_response(body))
 
 
 def test_error_message() -> None:
@@ -1421,10 +1417,8 @@ def test_stream_round_trip_through_renderer_and_parser(response: ir.Response) ->
     assert_well_formed(parsed)
     expected = _as_claude_sees_it(response.parts)
     assert [e.index for e in parsed if isinstance(e, ir.BlockStart)] == list(range(len(expected)))  # no gaps
-    parts, end = accumulate(parsed)
-    assert parts == expected
-    assert end == ir.Finish(response.stop_reason, response.usage, response.stop_sequence)
     assert parsed[0] == ir.Start(response.id, "client-model", ir.Usage())
+    assert collect(parsed) == ir.Snapshot(dataclasses.replace(response, model="client-model", parts=expected))
 
 
 @settings(max_examples=30, deadline=None)

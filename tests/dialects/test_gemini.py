@@ -18,9 +18,9 @@ from babelgate.dialects import gemini as dialect
 from babelgate.dialects.base import EncodeOptions
 from babelgate.errors import BadRequest, GatewayError, Kind
 from tests.dialects.helpers import (
-    accumulate,
     assert_well_formed,
     capture,
+    collect,
     events_for,
     idents,
     parse_stream,
@@ -718,11 +718,12 @@ def test_parser_agrees_with_parse_response() -> None:
         ],
     }
     whole = dialect.parse_response(merged)
-    parts, end = accumulate(_parse(UPSTREAM_STREAM))
+    got = collect(_parse(UPSTREAM_STREAM))
+    parts = got.response.parts
     texts = "".join(p.text for p in whole.parts if isinstance(p, ir.TextPart))
     assert texts == "".join(p.text for p in parts if isinstance(p, ir.TextPart))
     assert [p for p in whole.parts if isinstance(p, ir.ToolCallPart)] == [p for p in parts if isinstance(p, ir.ToolCallPart)]
-    assert isinstance(end, ir.Finish) and (end.stop_reason, end.usage) == (whole.stop_reason, whole.usage)
+    assert got.error is None and (got.response.stop_reason, got.response.usage) == (whole.stop_reason, whole.usage)
 
 
 def test_parser_errors_and_endings() -> None:
@@ -877,6 +878,6 @@ def _stream_shape(parts: list[ir.Part]) -> list[ir.Part]:
 def test_stream_round_trip_through_renderer_and_parser(response: ir.Response) -> None:
     parsed = _parse(_render(events_for(response)))
     assert_well_formed(parsed)
-    parts, end = accumulate(parsed)
-    assert _stream_shape(parts) == _stream_shape(response.parts)
-    assert end == ir.Finish(response.stop_reason, response.usage)
+    got = collect(parsed)
+    assert _stream_shape(got.response.parts) == _stream_shape(response.parts)
+    assert got.error is None and (got.response.stop_reason, got.response.usage) == (response.stop_reason, response.usage)

@@ -20,8 +20,8 @@ from babelgate.dialects import openai_chat as dialect
 from babelgate.dialects.base import EncodeOptions
 from babelgate.errors import BadRequest, GatewayError, Kind
 from tests.dialects.helpers import (
-    accumulate,
     assert_well_formed,
+    collect,
     events_for,
     idents,
     openai_client,
@@ -954,8 +954,7 @@ def _parse(*chunks: bytes) -> list[ir.Event]:
 def test_parser_golden() -> None:
     assert _parse(UPSTREAM_STREAM) == PARSED
     assert_well_formed(PARSED)
-    parts, _ = accumulate(PARSED)
-    assert parts[2] == ir.ToolCallPart("call_a", "get_weather", {"location": "Parisé"})
+    assert collect(PARSED).response.parts[2] == ir.ToolCallPart("call_a", "get_weather", {"location": "Parisé"})
 
 
 def test_parser_gives_the_same_events_at_every_split() -> None:
@@ -995,10 +994,7 @@ def test_parser_agrees_with_parse_response() -> None:
         ],
         "usage": UPSTREAM_CHUNKS[-1]["usage"],
     }
-    whole = dialect.parse_response(merged)
-    parts, end = accumulate(_parse(UPSTREAM_STREAM))
-    assert parts == whole.parts
-    assert isinstance(end, ir.Finish) and (end.stop_reason, end.usage) == (whole.stop_reason, whole.usage)
+    assert collect(_parse(UPSTREAM_STREAM)) == ir.Snapshot(dialect.parse_response(merged))
 
 
 def test_tool_call_id_after_the_name() -> None:
@@ -1053,16 +1049,16 @@ def test_parallel_tool_calls_in_one_chunk_without_indexes() -> None:
     ]
     events = _parse(_sse([_chunk({"role": "assistant", "content": None, "tool_calls": calls}), _chunk({}, "tool_calls")]))
     assert_well_formed(events)
-    parts, end = accumulate(events)
-    assert parts == [ir.ToolCallPart("call_1", "a", {"x": 1}), ir.ToolCallPart("call_2", "b", {})]
-    assert end == ir.Finish("tool_use", ir.Usage())
+    got = collect(events)
+    assert got.response.parts == [ir.ToolCallPart("call_1", "a", {"x": 1}), ir.ToolCallPart("call_2", "b", {})]
+    assert got.error is None and got.response.stop_reason == "tool_use" and got.response.usage == ir.Usage()
 
 
 def test_reasoning_field_variants() -> None:
     ollama = _parse(_sse([_chunk({"role": "assistant", "content": "", "reasoning": "Hm"}), _chunk({"content": "Yes"}), _chunk({}, "stop")]))
-    assert accumulate(ollama)[0] == [ir.ThinkingPart("Hm", family=FAMILY), ir.TextPart("Yes")]
+    assert collect(ollama).response.parts == [ir.ThinkingPart("Hm", family=FAMILY), ir.TextPart("Yes")]
     both = _parse(_sse([_chunk({"reasoning_content": "once", "reasoning": "once"}), _chunk({}, "stop")]))
-    assert accumulate(both)[0] == [ir.ThinkingPart("once", family=FAMILY)]  # not doubled
+    assert collect(both).response.parts == [ir.ThinkingPart("once", family=FAMILY)]  # not doubled
     back_and_forth = _parse(
         _sse(
             [
@@ -1075,7 +1071,7 @@ def test_reasoning_field_variants() -> None:
         )
     )
     assert_well_formed(back_and_forth)
-    assert accumulate(back_and_forth)[0] == [
+    assert collect(back_and_forth).response.parts == [
         ir.ThinkingPart("a", family=FAMILY),
         ir.TextPart("b"),
         ir.ThinkingPart("c", family=FAMILY),
@@ -1276,14 +1272,14 @@ def test_stream_round_trip_through_renderer_and_parser(response: ir.Response) ->
     raw = _render(events_for(response))
     parsed = _parse(raw)
     assert_well_formed(parsed)
-    parts, end = accumulate(parsed)
-    assert parts == _as_chat_sees_it(response.parts)
-    assert end == ir.Finish(response.stop_reason, response.usage)
     start = parsed[0]
     assert isinstance(start, ir.Start) and start.model == "client-model" and start.id.startswith("chatcmpl-")
+    expected = dataclasses.replace(response, id=start.id, model=start.model, parts=_as_chat_sees_it(response.parts))
+    assert collect(parsed) == ir.Snapshot(expected)
     # Without stream_options.include_usage the client gets no usage chunk, and the stream is still whole.
     bare = _parse(_render(events_for(response), include_usage=False))
-    assert accumulate(bare) == (parts, ir.Finish(response.stop_reason, ir.Usage()))
+    assert isinstance(bare[0], ir.Start)
+    assert collect(bare) == ir.Snapshot(dataclasses.replace(expected, id=bare[0].id, usage=ir.Usage()))
 
 
 @settings(max_examples=30, deadline=None)

@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from babelgate.cli.load import load_config
 from babelgate.config import Config
 from babelgate.observe.usage import today
 from babelgate.providers.base import Upstream
@@ -29,8 +30,6 @@ CONFIG_OPTION = typer.Option(None, "--config", "-c", help="Config file (see `bab
 
 
 def _config(path: str | None) -> Config:
-    from babelgate.cli.main import load_config
-
     return load_config(path, announce=False)
 
 

@@ -45,15 +45,13 @@ class UsageLedger:
             tally.input_tokens += usage.input_tokens + usage.cache_read_tokens + usage.cache_write_tokens
             tally.output_tokens += usage.output_tokens
 
-    def load(self, key: tuple[str, str, str], tally: Tally) -> None:
-        self.totals[key] = tally
-
     def drain(self) -> dict[tuple[str, str, str], Tally]:
         unsaved, self._unsaved = self._unsaved, {}
         return unsaved
 
-    def for_credential(self, credential_id: str, day: str | None = None) -> Tally:
-        day = day or today()
+    def for_credential(self, credential_id: str) -> Tally:
+        """Today's counts of one credential, over all its models."""
+        day = today()
         total = Tally()
         for (cred, _, d), tally in self.totals.items():
             if cred == credential_id and d == day:
