@@ -58,7 +58,7 @@ def url_objects() -> None:
     from yarl import URL
 
     from babelgate.providers.http import HttpUpstream
-    from babelgate.providers.registry import UPSTREAM_TYPES, upstream_class
+    from babelgate.registry import UPSTREAM_TYPES, load
 
     cache: dict[tuple[int, str, bool], URL] = {}
 
@@ -73,7 +73,7 @@ def url_objects() -> None:
         return url
 
     for type_name in UPSTREAM_TYPES:
-        family = upstream_class(type_name)
+        family = load(UPSTREAM_TYPES[type_name])
         family.url = cached(family.url)  # type: ignore[assignment,method-assign,arg-type]
 
 

@@ -14,8 +14,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from babelgate.addons import BUILTIN_ADDONS
-from babelgate.providers.registry import UPSTREAM_TYPES
+from babelgate.registry import BUILTIN_ADDONS, UPSTREAM_TYPES
 
 Strategy = Literal["round-robin", "fill-first", "sticky", "hybrid"]
 DEFAULT_PORT = 8318
@@ -37,7 +36,7 @@ class KeySpec(_Strict):
 
 
 class ProviderConfig(_Strict):
-    type: str = "openai"  # a key of providers/registry.py UPSTREAM_TYPES
+    type: str = "openai"  # a key of registry.py UPSTREAM_TYPES
     base_url: str
     api_keys: list[str | KeySpec] = Field(default_factory=list)
     models: list[str] = Field(default_factory=list)

@@ -14,19 +14,18 @@ A hook that raises is logged with its traceback and skipped: an addon never fail
 
 from __future__ import annotations
 
-import importlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
 from babelgate import ir
-from babelgate.addons import BUILTIN_ADDONS
 from babelgate.call import Call
 from babelgate.config import Config, ConfigError
 from babelgate.errors import GatewayError
 from babelgate.observe.usage import UsageLedger
 from babelgate.providers.base import Attempt
+from babelgate.registry import BUILTIN_ADDONS, load
 from babelgate.store.base import Store
 
 log = logging.getLogger("babelgate.addons")
@@ -143,9 +142,8 @@ def load_addons(config: Config, context: Context) -> Addons:
 
 
 def _addon_class(path: str) -> type[Addon]:
-    module_name, _, class_name = BUILTIN_ADDONS.get(path, path).partition(":")
     try:
-        found = getattr(importlib.import_module(module_name), class_name)
+        found = load(BUILTIN_ADDONS.get(path, path))
     except (ImportError, AttributeError) as error:
         raise ConfigError(f"addons: cannot load {path!r}: {error}") from None
     if not (isinstance(found, type) and issubclass(found, Addon)):

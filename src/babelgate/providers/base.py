@@ -1,7 +1,7 @@
 """What every upstream family provides, and what one attempt at it carries. No HTTP here.
 
 An `Upstream` is one configured provider: a family class (providers/anthropic.py, openai.py,
-...) found through providers/registry.py by the config's `type:`. The attempt loop in routing/
+...) found through registry.py by the config's `type:`. The attempt loop in routing/
 hands it an `Attempt` (one request, one credential) and gets back a `Reply`: the upstream's
 bytes with the ir events parsed from them. A failure before the first event raises an
 `errors.UpstreamError` that carries its classification, so the loop can fail over.

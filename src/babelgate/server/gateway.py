@@ -14,7 +14,7 @@ from babelgate.config import Config
 from babelgate.errors import GatewayError
 from babelgate.observe.usage import UsageLedger
 from babelgate.providers.base import Reply, Upstream
-from babelgate.providers.registry import build
+from babelgate.registry import build_upstream
 from babelgate.routing.cooldown import CooldownBook
 from babelgate.routing.pool import Pool
 from babelgate.routing.router import Router
@@ -32,7 +32,7 @@ def open_store(config: Config) -> Store:
 
 
 def build_upstreams(config: Config) -> dict[str, Upstream]:
-    return {name: build(name, provider) for name, provider in config.providers.items()}
+    return {name: build_upstream(name, provider) for name, provider in config.providers.items()}
 
 
 async def add_stored_credentials(upstreams: Mapping[str, Upstream], store: Store) -> None:
