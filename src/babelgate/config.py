@@ -78,7 +78,8 @@ class RoutingConfig(_Strict):
 
 
 class StoreConfig(_Strict):
-    path: str | None = None
+    type: Literal["sqlite", "memory"] = "sqlite"
+    path: str | None = None  # sqlite
 
 
 class Config(_Strict):
@@ -110,21 +111,19 @@ class Config(_Strict):
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
-def interpolate(value: Any, path: str = "", env: dict[str, str] | None = None) -> Any:
+def interpolate(value: Any, path: str = "") -> Any:
     """Replace `${VAR}` and `${VAR:-default}` in every string of the YAML tree."""
-    env = os.environ if env is None else env  # type: ignore[assignment]
-    assert env is not None
     if isinstance(value, dict):
-        return {k: interpolate(v, f"{path}.{k}" if path else str(k), env) for k, v in value.items()}
+        return {k: interpolate(v, f"{path}.{k}" if path else str(k)) for k, v in value.items()}
     if isinstance(value, list):
-        return [interpolate(v, f"{path}.{i}", env) for i, v in enumerate(value)]
+        return [interpolate(v, f"{path}.{i}") for i, v in enumerate(value)]
     if not isinstance(value, str):
         return value
 
     def substitute(match: re.Match[str]) -> str:
         name, default = match.group(1), match.group(2)
-        if name in env and env[name] != "":
-            return env[name]
+        if os.environ.get(name):
+            return os.environ[name]
         if default is not None:
             return default
         raise ConfigError(f"{path}: environment variable {name} is not set")
@@ -140,13 +139,13 @@ def _describe(error: ValidationError) -> str:
     return "\n".join(lines)
 
 
-def parse(data: Any, source: str = "config", env: dict[str, str] | None = None) -> Config:
+def parse(data: Any, source: str = "config") -> Config:
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: expected a mapping at the top level")
     try:
-        return Config.model_validate(interpolate(data, env=env))
+        return Config.model_validate(interpolate(data))
     except ValidationError as error:
         raise ConfigError(f"{source} is not valid:\n{_describe(error)}") from None
     except ConfigError as error:

@@ -107,7 +107,7 @@ def default_aliases(providers: dict[str, ProviderConfig]) -> dict[str, str | lis
     return {}
 
 
-async def discover(env: dict[str, str] | None = None) -> Config:
-    providers = from_environment(env)
+async def discover() -> Config:
+    providers = from_environment()
     providers.update(await find_local_servers())
     return Config(providers=providers, aliases=default_aliases(providers))

@@ -12,7 +12,7 @@ Policy (`Policy` holds the numbers):
 | QUOTA            | model, or all if account-wide   | upstream reset, else 60 s, 5 min, 30 min, 2 h (capped) |
 | RATE_LIMIT       | model, or all if account-wide   | upstream reset, else 5 s doubling up to 60 s           |
 | CAPACITY         | model                           | upstream reset, else 2-10 s at random                  |
-| AUTH, PERMISSION | all models                      | until `clear_credential` (until = inf)                 |
+| AUTH, PERMISSION | all models                      | until `babelgate accounts verify` clears it (inf)      |
 | MODEL_NOT_FOUND  | model                           | 1 h                                                    |
 | SERVER, NETWORK  | model; all after 3 in a row     | 2 s; 30 s for the whole credential                     |
 | BAD_REQUEST      | none                            | not the credential's fault                             |
@@ -28,7 +28,6 @@ from __future__ import annotations
 import math
 import random
 import time
-from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -61,14 +60,12 @@ class CooldownBook:
         self._policy = policy or Policy()
         self._entries: dict[tuple[str, str], Entry] = {}
         self._transient: dict[str, int] = {}  # consecutive SERVER/NETWORK failures per credential
-        self._failures: Counter[Reason] = Counter()
 
     # Recording outcomes.
 
     def record_failure(self, credential: str, model: str, failure: Failure) -> Entry | None:
         """Record a failure; returns the entry now in force at its scope (None for BAD_REQUEST)."""
         reason = failure.reason
-        self._failures[reason] += 1
         if reason is Reason.BAD_REQUEST:
             return None
         now = self._clock()
@@ -94,12 +91,6 @@ class CooldownBook:
             return ()
         now = self._clock()
         return tuple(self._entries.pop(key) for key in keys if not self._entries[key].active(now))
-
-    def clear_credential(self, credential: str) -> None:
-        """Forget everything about a credential (after it was verified or replaced)."""
-        self._transient.pop(credential, None)
-        for key in [key for key in self._entries if key[0] == credential]:
-            del self._entries[key]
 
     # Questions asked on every request.
 
@@ -145,15 +136,6 @@ class CooldownBook:
     def replace(self, entries: Iterable[Entry]) -> None:
         """Make the saved entries the whole truth (another process may have cleared some)."""
         self._entries = {(e.credential, e.model): e for e in entries}
-
-    def active_counts(self) -> dict[Reason, int]:
-        """How many entries are in force now, per reason."""
-        now = self._clock()
-        return dict(Counter(entry.reason for entry in self._entries.values() if entry.active(now)))
-
-    def failure_counts(self) -> dict[Reason, int]:
-        """How many failures were recorded since start, per reason."""
-        return dict(self._failures)
 
     # Policy.
 

@@ -26,6 +26,10 @@ SYNC_SECONDS = 2.0
 
 
 def open_store(config: Config) -> Store:
+    if config.store.type == "memory":
+        from babelgate.store.memory import MemoryStore
+
+        return MemoryStore()
     from babelgate.store.sqlite import SqliteStore
 
     return SqliteStore(config.store.path)

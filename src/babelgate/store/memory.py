@@ -1,4 +1,5 @@
-"""A store that lives as long as the process: for tests and for `store: memory`."""
+"""A store that lives as long as the process (`store: {type: memory}`): nothing survives a restart
+or is shared between workers."""
 
 from __future__ import annotations
 
