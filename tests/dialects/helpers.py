@@ -4,7 +4,6 @@ SDK clients over canned bytes, and hypothesis strategies."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import httpx2
@@ -14,18 +13,17 @@ from hypothesis import strategies as st
 
 from babelgate import ir
 from babelgate.dialects.base import StreamParser, StreamRenderer
+from tests.support import captures
 
-# shared/ sits beside the repository (in /work here, beside a fresh clone in CI).
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "clients"
+CAPTURE_NAMES = captures.NAMES  # every capture's file name; the CLIs run only when a test reads one
 
 
 # ---- captures and wire bytes -------------------------------------------------------------
 
 
 def capture(name: str) -> dict[str, Any]:
-    """One captured client request: its `path`, `headers` and `body`."""
-    captured: dict[str, Any] = json.loads((FIXTURES / name).read_text())
-    return captured
+    """One client request captured from the real CLI (tests/support/captures.py): its `path`, `headers` and `body`."""
+    return captures.load(name)
 
 
 def fixture(name: str) -> dict[str, Any]:
