@@ -5,6 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 NODE_DIR := .cache/node
+# The client pins: tests/support/pins.py reads them, and .cache/captures/ files are named after them.
 CLAUDE_CODE_VERSION := 2.1.328
 CODEX_VERSION := 0.169.0
 GEMINI_CLI_VERSION := 0.61.0
@@ -13,7 +14,7 @@ NODE_STAMP := $(NODE_DIR)/.installed-$(CLAUDE_CODE_VERSION)-$(CODEX_VERSION)-$(G
 # llama-cpp-python has no wheel: pip compiles it once and keeps the wheel in its cache.
 export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF
 
-.PHONY: run test lint typecheck bench install dev node-clients clean
+.PHONY: run test lint typecheck bench install dev node-clients tmux clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +40,10 @@ $(NODE_STAMP):
 
 node-clients: $(NODE_STAMP)
 
+# Claude Code's TUI runs under tmux when the tests capture its requests (into .cache/captures).
+tmux:
+	command -v tmux >/dev/null || (apt-get update && apt-get install -y tmux)
+
 run: install
 	$(BIN)/babelgate serve
 
@@ -49,10 +54,10 @@ lint: dev
 typecheck: dev
 	$(BIN)/mypy
 
-test: dev node-clients lint typecheck
+test: dev node-clients tmux lint typecheck
 	$(BIN)/pytest -q
 
-bench: dev node-clients
+bench: dev node-clients tmux
 	$(BIN)/python -m bench.run
 
 clean:

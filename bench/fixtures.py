@@ -1,6 +1,8 @@
-"""The captured Claude Code requests in ../shared/fixtures/clients, read at run time, never copied.
+"""The captured Claude Code requests in .cache/captures/, read at run time.
 
-Standard library only: the LiteLLM translation timer imports this from LiteLLM's own venv.
+tests/support/captures.py takes them from the pinned CLI (`python -m bench.run` has it do so
+first); `BENCH_FIXTURES` points at another folder of such captures instead. Standard library
+only: the LiteLLM translation timer imports this from LiteLLM's own venv.
 """
 
 from __future__ import annotations
@@ -11,8 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tests.support.pins import CLAUDE_CODE_VERSION
+
 REPO = Path(__file__).resolve().parent.parent
-FIXTURES = Path(os.environ.get("BENCH_FIXTURES", REPO.parent / "shared" / "fixtures" / "clients"))
+FIXTURES = Path(os.environ.get("BENCH_FIXTURES", REPO / ".cache" / "captures"))
+PATTERN = f"claude-code-{CLAUDE_CODE_VERSION}-*.json"
 DROP_HEADERS = {"host", "content-length", "connection", "accept-encoding", "authorization", "x-api-key", "transfer-encoding"}
 
 
@@ -29,14 +34,14 @@ class Fixture:
 
 
 def claude_code() -> list[Fixture]:
-    """Every `claude-code-*.json` capture: one `POST /v1/messages?beta=true` of about 50 KB each."""
+    """Every Claude Code capture of the pinned version: one `POST /v1/messages?beta=true` of about 50 KB each."""
     found = []
-    for file in sorted(FIXTURES.glob("claude-code-*.json")):
+    for file in sorted(FIXTURES.glob(PATTERN)):
         data = json.loads(file.read_text())
         headers = {str(k): str(v) for k, v in data["headers"] if str(k).lower() not in DROP_HEADERS}
         found.append(Fixture(file.stem, str(data["path"]), headers, data["body"]))
     if not found:
-        raise FileNotFoundError(f"no claude-code-*.json fixtures in {FIXTURES} (set BENCH_FIXTURES to their folder)")
+        raise FileNotFoundError(f"no {PATTERN} in {FIXTURES}: `python -m bench.run` captures them (or set BENCH_FIXTURES)")
     return found
 
 

@@ -1,4 +1,4 @@
-"""The peers, installed into bench-only places under .cache/bench and run as ../shared/clients.md says.
+"""The peers, installed into bench-only places under .cache/bench and run offline on 127.0.0.1.
 
 - LiteLLM proxy (PyPI `litellm[proxy]`) in its own venv, `.cache/bench/litellm-venv`;
 - claude-code-router (npm `@musistudio/claude-code-router`) under `.cache/bench/ccr`,

@@ -21,6 +21,8 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from tests.support import captures
+
 from bench import experiments, machine, procs, profile, report, scenarios
 from bench.peers import CACHE, ClaudeCodeRouter, LiteLLM, PeerUnavailable, ensure_litellm
 from bench.targets import Babelgate, Direct, RefProxy, Running, Target, Upstream
@@ -188,10 +190,19 @@ def _experiments(settings: scenarios.Settings, upstream: Upstream, work: Path, r
     results["experiments"] = table
 
 
+def _ensure_captures() -> None:
+    """The Claude Code requests the loads send (bench/fixtures.py), captured from the pinned CLI unless already cached."""
+    if "BENCH_FIXTURES" not in os.environ:
+        for scenario in captures.SCENARIOS:
+            if scenario.client == "claude-code":
+                captures.ensure(scenario)
+
+
 def main() -> None:
     args = _arguments()
     selected = _selected(args.only)
     targets = _targets(args.targets, args.workers, args.baseline)
+    _ensure_captures()
     settings = scenarios.Settings.quick() if args.quick else scenarios.Settings.full()
     partial = bool(args.only) or args.targets != ",".join(TARGET_KEYS)
     results = json.loads(RESULTS.read_text()) if partial and RESULTS.exists() else _blank()

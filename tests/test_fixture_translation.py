@@ -1,14 +1,14 @@
 """Every captured real-client request translates to every upstream type with nothing lost.
 
-The captures in ../shared/fixtures/clients/ (Claude Code, Codex CLI, Gemini CLI) are read at
-run time. Each is parsed by its own dialect, encoded for each upstream type, then read back by
-that type's parser: tools, tool calls, tool results and system text must all survive.
+The captures (Claude Code, Codex CLI, Gemini CLI) are taken at run time from the pinned CLIs
+by tests/support/captures.py and cached in .cache/captures/. Each is parsed by its own dialect,
+encoded for each upstream type, then read back by that type's parser: tools, tool calls, tool
+results and system text must all survive.
 """
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -17,10 +17,10 @@ import pytest
 from babelgate import ir
 from babelgate.dialects import anthropic, gemini, openai_chat, openai_responses
 from babelgate.dialects.base import Dialect, EncodeOptions
+from tests.support import captures
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "clients"
 UPSTREAMS: dict[str, Dialect] = {"openai": openai_chat, "anthropic": anthropic, "openai-responses": openai_responses, "gemini": gemini}
-FILES = sorted(FIXTURES.glob("*.json"))
+SECRETS = {"authorization", "x-api-key", "x-goog-api-key"}
 
 
 def inbound(path: str, body: dict[str, Any]) -> ir.Request:
@@ -51,14 +51,18 @@ def calls(request: ir.Request) -> list[tuple[str, str]]:
     return [(p.name, json.dumps(p.arguments, sort_keys=True)) for m in request.messages for p in m.parts if isinstance(p, ir.ToolCallPart)]
 
 
-def test_the_captures_are_there() -> None:
-    assert len(FILES) >= 9, f"expected the client captures in {FIXTURES}"
+@pytest.mark.parametrize("name", captures.NAMES)
+def test_the_captures_are_there_with_their_secrets_redacted(name: str) -> None:
+    capture = captures.load(name)
+    assert capture["method"] == "POST" and isinstance(capture["body"], dict)
+    secrets = [value for key, value in capture["headers"] if key.lower() in SECRETS]
+    assert secrets and set(secrets) == {"<redacted>"}
 
 
 @pytest.mark.parametrize("upstream", list(UPSTREAMS))
-@pytest.mark.parametrize("fixture", FILES, ids=[f.stem for f in FILES])
-def test_capture_survives_translation(fixture: Path, upstream: str) -> None:
-    capture = json.loads(fixture.read_text())
+@pytest.mark.parametrize("fixture", captures.NAMES, ids=[n.removesuffix(".json") for n in captures.NAMES])
+def test_capture_survives_translation(fixture: str, upstream: str) -> None:
+    capture = captures.load(fixture)
     request = inbound(capture["path"], capture["body"])
     dialect = UPSTREAMS[upstream]
     encoded = dialect.encode_request(request, "target-model", EncodeOptions())

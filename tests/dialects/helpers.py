@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
 import httpx2
@@ -15,18 +14,17 @@ from hypothesis import strategies as st
 from babelgate import ir
 from babelgate.dialects.base import StreamParser, StreamRenderer
 from babelgate.providers.framing import SSEFraming
+from tests.support import captures
 
-# shared/ sits beside the repository (in /work here, beside a fresh clone in CI).
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "clients"
+CAPTURE_NAMES = captures.NAMES  # every capture's file name; the CLIs run only when a test reads one
 
 
 # ---- captures and wire bytes -------------------------------------------------------------
 
 
 def capture(name: str) -> dict[str, Any]:
-    """One captured client request: its `path`, `headers` and `body`."""
-    captured: dict[str, Any] = json.loads((FIXTURES / name).read_text())
-    return captured
+    """One client request captured from the real CLI (tests/support/captures.py): its `path`, `headers` and `body`."""
+    return captures.load(name)
 
 
 def fixture(name: str) -> dict[str, Any]:

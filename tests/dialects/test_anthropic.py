@@ -19,8 +19,9 @@ from babelgate.dialects import anthropic as dialect
 from babelgate.dialects.base import EncodeOptions
 from babelgate.errors import BadRequest, GatewayError, Kind
 from tests.dialects.helpers import (
-    FIXTURES,
+    CAPTURE_NAMES,
     assert_well_formed,
+    capture,
     collect,
     events_for,
     fixture,
@@ -34,7 +35,7 @@ from tests.dialects.helpers import (
     tool_args,
 )
 
-CLAUDE_CODE = sorted(p.name for p in FIXTURES.glob("claude-code-*.json"))
+CLAUDE_CODE = [name for name in CAPTURE_NAMES if name.startswith("claude-code-")]
 FAMILY = "anthropic"
 SIG = "EqQBCgIYAhIM1gbcDa9GJwZA2b3hGgxBdjrkzLoky3dl1pkiMOYds"
 
@@ -56,7 +57,11 @@ def _sdk_final(body: bytes) -> tuple[list[str], SDKMessage]:
 
 
 def test_the_claude_code_captures_are_there() -> None:
-    assert len(CLAUDE_CODE) >= 6, f"expected the Claude Code captures in {FIXTURES}"
+    assert len(CLAUDE_CODE) >= 6
+    for name in CLAUDE_CODE:
+        captured = capture(name)
+        assert (captured["method"], captured["path"]) == ("POST", "/v1/messages?beta=true")
+        assert dict(captured["headers"])["Authorization"] == "<redacted>"
 
 
 def test_claude_code_first_turn() -> None:

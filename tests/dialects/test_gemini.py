@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from typing import Any
 
 import orjson
@@ -90,7 +91,8 @@ def test_gemini_cli_tool_loop() -> None:
     result = request.messages[2].parts[0]
     assert isinstance(result, ir.ToolResultPart)
     assert (result.call_id, result.name, result.is_error) == (call_id, "run_shell_command", False)
-    assert result.content == [ir.TextPart("<untrusted_context>\nOutput: (empty)\nProcess Group PGID: 4623\n</untrusted_context>")]
+    assert len(result.content) == 1 and isinstance(result.content[0], ir.TextPart)
+    assert re.fullmatch(r"<untrusted_context>\nOutput: \(empty\)\nProcess Group PGID: \d+\n</untrusted_context>", result.content[0].text)
 
 
 @pytest.mark.parametrize("name", [f"gemini-cli-0.61.0-tool-loop.{i}.json" for i in (1, 2, 3)])

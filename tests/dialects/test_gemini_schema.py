@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from babelgate.dialects.gemini_schema import SUPPORTED, clean_schema, to_json_schema
-from tests.dialects.helpers import FIXTURES
+from tests.dialects.helpers import CAPTURE_NAMES, fixture
 
 GEMINI_TYPES = {"STRING", "NUMBER", "INTEGER", "BOOLEAN", "ARRAY", "OBJECT"}
 
@@ -160,9 +159,9 @@ def test_no_placeholder_properties_are_invented() -> None:
     assert cleaned["properties"] == {"meta": {"description": "Any JSON object."}, "any": {}}
 
 
-@pytest.mark.parametrize("path", sorted(FIXTURES.glob("*.json")), ids=lambda p: p.name)
-def test_every_captured_client_tool_schema_cleans_to_a_valid_gemini_schema(path: Path) -> None:
-    body = json.loads(path.read_text())["body"]
+@pytest.mark.parametrize("name", CAPTURE_NAMES)
+def test_every_captured_client_tool_schema_cleans_to_a_valid_gemini_schema(name: str) -> None:
+    body = fixture(name)
     schemas: list[dict[str, Any]] = []
     for tool in body.get("tools") or []:
         schemas.extend(t.get("parameters") for t in tool.get("tools", [tool]) if isinstance(t.get("parameters"), dict))

@@ -36,6 +36,8 @@ class Received:
     query: dict[str, str]
     headers: dict[str, str]
     body: Any
+    path_qs: str = ""  # the path with its query string, as sent
+    header_pairs: list[tuple[str, str]] = field(default_factory=list)  # in order, with the client's own spelling
 
 
 Script = Callable[[Received], Reply]
@@ -80,7 +82,9 @@ class FakeUpstream:
             body: Any = orjson.loads(raw) if raw else None
         except orjson.JSONDecodeError:
             body = raw.decode("utf-8", "replace")
-        record = Received(request.method, request.path, dict(request.query), {k.lower(): v for k, v in request.headers.items()}, body)
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        pairs = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.raw_headers]
+        record = Received(request.method, request.path, dict(request.query), headers, body, request.path_qs, pairs)
         self.received.append(record)
         if self.script is not None:
             reply = self.script(record)

@@ -1,10 +1,9 @@
 """Run the real Claude Code CLI (npm `@anthropic-ai/claude-code`, pinned) against a local base URL.
 
 The Makefile target `node-clients` installs it into `.cache/node`; its `.bin/claude` is
-a native linux-x64 binary that needs no network. Every run is isolated the way
-`../shared/clients.md` describes: an `env -i`-style environment (only the variables
-listed in `isolated_env`), a fresh temporary HOME, stdin from /dev/null, and the
-whole process group killed if the run outlives its timeout.
+a native linux-x64 binary that needs no network. Every run is isolated: an `env -i`-style
+environment (only the variables listed in `isolated_env`), a fresh temporary HOME, stdin
+from /dev/null, and the whole process group killed if the run outlives its timeout.
 """
 
 from __future__ import annotations
@@ -18,9 +17,10 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
+from tests.support.pins import CLAUDE_CODE_VERSION
+
 __all__ = ["CLAUDE_CODE_VERSION", "claude_binary", "isolated_env", "run_claude"]
 
-CLAUDE_CODE_VERSION = "2.1.328"
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_BINARY = REPO_ROOT / ".cache" / "node" / "node_modules" / ".bin" / "claude"
 BINARY_ENV_VAR = "BABELGATE_CLAUDE_BIN"

@@ -1,7 +1,7 @@
 """Run the real Codex CLI and Gemini CLI (npm, pinned in the Makefile) against a local base URL.
 
-Each run is isolated as ../shared/clients.md describes: only PATH and the variables a run
-needs, a fresh HOME, stdin from /dev/null, the whole process group killed on timeout.
+Each run is isolated: only PATH and the variables a run needs, a fresh HOME, stdin from
+/dev/null, the whole process group killed on timeout.
 """
 
 from __future__ import annotations
@@ -59,12 +59,12 @@ def run_codex(base_url: str, prompt: str, *, model: str, cwd: Path, timeout: flo
         shutil.rmtree(home, ignore_errors=True)
 
 
-def run_gemini(base_url: str, prompt: str, *, model: str, cwd: Path, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    """`gemini -p` with an API key and `GOOGLE_GEMINI_BASE_URL` pointing at `base_url`."""
+def run_gemini(base_url: str, prompt: str, *, model: str | None, cwd: Path, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    """`gemini -p` with an API key and `GOOGLE_GEMINI_BASE_URL` pointing at `base_url`; with no `model` it asks its router first."""
     home = Path(tempfile.mkdtemp(prefix="babelgate-gemini-home-"))
     (home / ".gemini").mkdir()
     (home / ".gemini" / "settings.json").write_text(json.dumps({"security": {"auth": {"selectedType": "gemini-api-key"}}}))
-    args = [_binary("gemini"), "-p", prompt, "--skip-trust", "-m", model, "--yolo"]
+    args = [_binary("gemini"), "-p", prompt, "--skip-trust", *(["-m", model] if model else []), "--yolo"]
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": str(home),
