@@ -6,6 +6,7 @@ for example `providers.openai.type: unknown provider type 'opneai'; expected one
 
 from __future__ import annotations
 
+import datetime
 import os
 import re
 from pathlib import Path
@@ -48,6 +49,7 @@ class ProviderConfig(_Strict):
     connect_timeout: float = Field(default=10.0, gt=0)
     read_timeout: float = Field(default=600.0, gt=0)
     strategy: Strategy | None = None
+    api_version: str | None = None  # azure-openai: the dated API's api-version; none means the v1 API
 
     @field_validator("type")
     @classmethod
@@ -55,6 +57,12 @@ class ProviderConfig(_Strict):
         if value not in UPSTREAM_TYPES:
             raise ValueError(f"unknown provider type {value!r}; expected one of {', '.join(repr(t) for t in UPSTREAM_TYPES)}")
         return value
+
+    @field_validator("api_version", mode="before")
+    @classmethod
+    def _version_text(cls, value: Any) -> Any:
+        """YAML reads an unquoted `2024-10-21` as a date."""
+        return value.isoformat() if isinstance(value, datetime.date) else value
 
     @field_validator("base_url")
     @classmethod

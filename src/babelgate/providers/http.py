@@ -185,9 +185,13 @@ class HttpUpstream:
             raise self.error(status, f"{self.name} stream failed: {first.message}")
         return Reply(attempt.passthrough, chunks=reader.chunks(head), release=response.close)
 
+    def models_url(self) -> str:
+        """Where the model list lives, which `verify` asks for."""
+        return f"{self.api_root}/models"
+
     async def verify(self, credential: Credential) -> tuple[int, str]:
         """Ask for the model list, which costs no tokens: (status, detail); status 0 when unreachable."""
-        outgoing = Outgoing("GET", f"{self.api_root}/models", self.headers({}))
+        outgoing = Outgoing("GET", self.models_url(), self.headers({}))
         await self.authenticate(outgoing, credential)
         try:
             async with self.session.get(outgoing.url, headers=outgoing.headers, timeout=VERIFY_TIMEOUT) as response:
@@ -196,4 +200,4 @@ class HttpUpstream:
             return 0, f"unreachable: {reason(error)}"
         if response.status == 200:
             return 200, "ok"
-        return response.status, text[:200].replace(credential.key, credential.redacted) if credential.key else text[:200]
+        return response.status, (text.replace(credential.key, credential.redacted) if credential.key else text)[:200]
