@@ -16,8 +16,8 @@ import openai
 import pytest
 import yaml
 
+from babelgate import registry
 from babelgate.config import ConfigError, ProviderConfig, parse
-from babelgate.providers import registry
 from babelgate.providers.azure import AzureOpenAIUpstream
 from tests.conftest import GatewayFactory
 from tests.fakes.azure import BAD_KEY, BAD_TOKEN, NO_DEPLOYMENT, FakeAzure
@@ -205,7 +205,7 @@ async def test_unsupported_api_version_is_reported_not_hidden(azure: FakeAzure, 
 
 @pytest.mark.parametrize("style", STYLES)
 async def test_verify_asks_the_model_list_of_the_api_in_use(azure: FakeAzure, style: str) -> None:
-    upstream = registry.build(PROVIDER, ProviderConfig.model_validate(provider(azure, style)))
+    upstream = registry.build_upstream(PROVIDER, ProviderConfig.model_validate(provider(azure, style)))
     assert isinstance(upstream, AzureOpenAIUpstream)
     try:
         assert await upstream.verify(upstream.credentials[0]) == (200, "ok")
