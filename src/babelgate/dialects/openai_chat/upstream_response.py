@@ -1,0 +1,212 @@
+"""An OpenAI-compatible upstream's answer into ir: a completion (`parse_response`), a
+chunk stream (`Parser`, made by `stream_parser`) and an error body (`error_message`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from babelgate import ir
+from babelgate.dialects.base import FrameParser
+from babelgate.dialects.parts import load_arguments, openai_usage
+from babelgate.errors import Kind
+
+FINISH_TO_STOP: dict[str, ir.StopReason] = {
+    "stop": "end_turn",
+    "length": "max_tokens",
+    "tool_calls": "tool_use",
+    "function_call": "tool_use",
+    "content_filter": "refusal",
+}
+
+
+def _stop_reason(finish: str | None, has_tool_calls: bool) -> ir.StopReason:
+    if has_tool_calls and finish in (None, "stop", "tool_calls", "function_call"):
+        return "tool_use"  # some servers (llama.cpp, Ollama) report "stop" after tool calls
+    return FINISH_TO_STOP.get(finish or "stop", "end_turn")
+
+
+def parse_response(body: dict[str, Any]) -> ir.Response:
+    choices = body.get("choices") or [{}]
+    choice = choices[0]
+    message = choice.get("message") or {}
+    parts: list[ir.Part] = []
+    reasoning = message.get("reasoning_content") or message.get("reasoning")
+    if isinstance(reasoning, str) and reasoning:
+        parts.append(ir.ThinkingPart(reasoning, family="openai"))
+    if message.get("content"):
+        parts.append(ir.TextPart(str(message["content"])))
+    for call in message.get("tool_calls") or []:
+        function = call.get("function") or {}
+        call_id = str(call.get("id") or f"call_{uuid.uuid4().hex[:24]}")
+        parts.append(ir.ToolCallPart(call_id, str(function.get("name") or ""), load_arguments(str(function.get("arguments") or ""))))
+    has_calls = any(isinstance(p, ir.ToolCallPart) for p in parts)
+    return ir.Response(
+        id=str(body.get("id") or f"chatcmpl-{uuid.uuid4().hex}"),
+        model=str(body.get("model") or ""),
+        parts=parts,
+        stop_reason=_stop_reason(choice.get("finish_reason"), has_calls),
+        usage=openai_usage(body.get("usage")),
+    )
+
+
+@dataclass(slots=True)
+class _ToolCall:
+    id: str = ""
+    name: str = ""
+    pending: str = ""
+    index: int = -1
+
+
+def _stream_error_kind(error: dict[str, Any]) -> Kind:
+    """An error inside a stream (OpenRouter and others send them): rate limits and overloads keep their kind."""
+    code, kind = str(error.get("code") or ""), str(error.get("type") or "")
+    if code == "429" or "rate_limit" in code or "rate_limit" in kind:
+        return Kind.RATE_LIMIT
+    if code in ("502", "503", "529") or "overloaded" in kind or "overloaded" in code:
+        return Kind.OVERLOADED
+    return Kind.UPSTREAM
+
+
+class Parser(FrameParser):
+    """OpenAI chat chunks into ir events.
+
+    Blocks open in the order content arrives; a tool call opens once both its id and its
+    name are known (some servers send the id after the name), with the argument fragments
+    seen so far flushed right after.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._started = False
+        self._open: int | None = None
+        self._open_kind = ""
+        self._next = 0
+        self._tools: dict[int, _ToolCall] = {}
+        self._finish: str | None = None
+        self._usage = ir.Usage()
+        self._done = False
+
+    def _eof(self, out: list[ir.Event]) -> None:
+        if self._done:
+            return
+        if self._finish is None:
+            out.append(ir.StreamError(Kind.UPSTREAM.value, "upstream stream ended before a finish_reason"))
+            self._done = True
+        else:
+            self._end(out)
+
+    def _frame(self, data: str, out: list[ir.Event]) -> None:
+        if self._done or not data:
+            return
+        if data.strip() == "[DONE]":
+            self._end(out)
+            return
+        chunk = orjson.loads(data)
+        if "error" in chunk and not chunk.get("choices"):
+            error = chunk["error"] if isinstance(chunk["error"], dict) else {"message": chunk["error"]}
+            out.append(ir.StreamError(_stream_error_kind(error).value, str(error.get("message") or error)))
+            self._done = True
+            return
+        if not self._started:
+            self._started = True
+            out.append(ir.Start(str(chunk.get("id") or f"chatcmpl-{uuid.uuid4().hex}"), str(chunk.get("model") or "")))
+        if chunk.get("usage"):
+            self._usage = openai_usage(chunk["usage"])
+        for choice in chunk.get("choices") or []:
+            self._delta(choice.get("delta") or {}, out)
+            if choice.get("finish_reason"):
+                self._finish = choice["finish_reason"]
+                self._start_waiting_tools(out)
+                self._close_block(out)
+
+    def _delta(self, delta: dict[str, Any], out: list[ir.Event]) -> None:
+        reasoning = delta.get("reasoning_content") or delta.get("reasoning")
+        if isinstance(reasoning, str) and reasoning:
+            self._ensure_block("thinking", out)
+            out.append(ir.ThinkingDelta(self._open, text=reasoning, family="openai"))  # type: ignore[arg-type]
+        content = delta.get("content")
+        if isinstance(content, str) and content:
+            self._ensure_block("text", out)
+            out.append(ir.TextDelta(self._open, content))  # type: ignore[arg-type]
+        for position, call in enumerate(delta.get("tool_calls") or []):
+            self._tool_delta(call.get("index", position), call, out)
+
+    def _tool_delta(self, key: int, call: dict[str, Any], out: list[ir.Event]) -> None:
+        tool = self._tools.get(key)
+        if tool is None:
+            self._start_waiting_tools(out)
+            tool = self._tools[key] = _ToolCall()
+        function = call.get("function") or {}
+        tool.id = tool.id or str(call.get("id") or "")
+        tool.name = tool.name or str(function.get("name") or "")
+        arguments = function.get("arguments") or ""
+        if tool.index >= 0:
+            if arguments:
+                out.append(ir.ToolArgsDelta(tool.index, arguments))
+            return
+        tool.pending += arguments
+        if tool.id and tool.name:
+            self._open_tool(tool, out)
+
+    def _open_tool(self, tool: _ToolCall, out: list[ir.Event]) -> None:
+        self._close_block(out)
+        tool.index = self._open = self._next
+        self._open_kind = "tool_call"
+        self._next += 1
+        out.append(ir.BlockStart(tool.index, "tool_call", id=tool.id or f"call_{uuid.uuid4().hex[:24]}", name=tool.name))
+        if tool.pending:
+            out.append(ir.ToolArgsDelta(tool.index, tool.pending))
+            tool.pending = ""
+
+    def _start_waiting_tools(self, out: list[ir.Event]) -> None:
+        """Give up waiting for a missing id once something else arrives."""
+        for tool in self._tools.values():
+            if tool.index < 0:
+                self._open_tool(tool, out)
+
+    def _ensure_block(self, kind: str, out: list[ir.Event]) -> None:
+        if self._open is not None and self._open_kind == kind:
+            return
+        self._start_waiting_tools(out)
+        self._close_block(out)
+        self._open, self._open_kind = self._next, kind
+        self._next += 1
+        out.append(ir.BlockStart(self._open, kind))  # type: ignore[arg-type]
+
+    def _close_block(self, out: list[ir.Event]) -> None:
+        if self._open is not None:
+            out.append(ir.BlockStop(self._open))
+            self._open = None
+
+    def _end(self, out: list[ir.Event]) -> None:
+        if not self._started:
+            out.append(ir.StreamError(Kind.UPSTREAM.value, "upstream stream ended without any data"))
+            self._done = True
+            return
+        self._start_waiting_tools(out)
+        self._close_block(out)
+        self._done = True
+        out.append(ir.Finish(_stop_reason(self._finish, bool(self._tools)), self._usage))
+
+
+def stream_parser() -> Parser:
+    return Parser()
+
+
+def error_message(body: Any) -> str:
+    if isinstance(body, dict):
+        error = body.get("error")
+        if isinstance(error, dict):
+            return str(error.get("message") or error)
+        if isinstance(error, str):
+            return error
+        if "message" in body:
+            return str(body["message"])
+    if isinstance(body, list) and body:
+        return error_message(body[0])
+    return str(body)[:500]

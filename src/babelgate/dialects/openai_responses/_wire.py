@@ -1,0 +1,28 @@
+"""What the Responses parts share: the reasoning family, new ids, `tool_choice` as the
+wire writes it, and the text of a reasoning item.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from babelgate import ir
+
+FAMILY = "openai-responses"
+
+
+def _new_id(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex}"
+
+
+def _encode_tool_choice(choice: ir.ToolChoice) -> str | dict[str, Any]:
+    if choice.mode == "tool":
+        return {"type": "function", "name": choice.name}
+    return "required" if choice.mode == "any" else choice.mode
+
+
+def _reasoning_text(item: dict[str, Any]) -> str:
+    summary = [s.get("text", "") for s in item.get("summary") or [] if isinstance(s, dict)]
+    content = [c.get("text", "") for c in item.get("content") or [] if isinstance(c, dict)]
+    return "\n\n".join(summary) if any(summary) else "\n\n".join(content)
