@@ -68,10 +68,9 @@ def test_claude_code_first_turn() -> None:
     raw = fixture("claude-code-2.1.328-tool-loop.1.json")
     request = dialect.parse_request(raw)
     assert (request.model, request.stream, request.max_tokens) == ("claude-opus-5-5", True, 128000)
-    assert raw["system"][0]["text"].startswith(dialect.BILLING_HEADER)
-    assert len(request.system) == 2  # the billing header block is gone, the two prompt blocks stay in order
-    assert request.system[0].text.startswith("You are a Claude agent") and request.system[1].text.startswith("\nYou are an agent")
-    assert not any(dialect.BILLING_HEADER in p.text for p in request.system)
+    assert len(request.system) == 3  # the billing header (the claude_code addon's business), then the two prompt blocks in order
+    assert request.system[0].text.startswith("x-anthropic-billing-header:")
+    assert request.system[1].text.startswith("You are a Claude agent") and request.system[2].text.startswith("\nYou are an agent")
     # The environment arrives as an inline system message, and here it is the last message.
     assert [m.role for m in request.messages] == ["user", "system"]
     assert request.messages[0].parts[1] == ir.TextPart("create out.txt containing hello")
@@ -131,7 +130,7 @@ def test_claude_code_tui_turn() -> None:
     raw = fixture("claude-code-2.1.328-tui-tool-loop.1.json")
     assert "safeguards" in raw  # an unknown top-level field: ignored, not an error
     request = dialect.parse_request(raw)
-    assert request.system[0].text.startswith("You are Claude Code")
+    assert request.system[0].text.startswith("x-anthropic-billing-header:") and request.system[1].text.startswith("You are Claude Code")
     assert "AskUserQuestion" in [t.name for t in request.tools]
     assert [m.role for m in request.messages] == ["user", "system"]
 
@@ -141,7 +140,6 @@ def test_claude_code_requests_survive_a_round_trip(name: str) -> None:
     first = dialect.parse_request(fixture(name))
     encoded = dialect.encode_request(first, first.model, EncodeOptions())
     wire = orjson.dumps(encoded).decode()
-    assert dialect.BILLING_HEADER not in wire
     assert "defer_loading" not in wire and "DeferredToolPlaceholder" not in wire
     again = dialect.parse_request(orjson.loads(wire))
     # Adaptive thinking at an effort becomes that effort's token budget; everything else comes back as it was.
@@ -150,16 +148,14 @@ def test_claude_code_requests_survive_a_round_trip(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", CLAUDE_CODE)
-def test_claude_code_passthrough_only_drops_the_billing_header(name: str) -> None:
+def test_claude_code_passthrough_keeps_the_clients_body(name: str) -> None:
     raw = fixture(name)
     original = json.loads(json.dumps(raw))
     request = dialect.parse_request(raw)
     body = dialect.passthrough(raw, request, "claude-real")
     assert raw == original  # the client's body is not edited in place
     assert body["model"] == "claude-real"
-    assert body["system"] == raw["system"][1:]  # cache_control and all
-    keep = {k: v for k, v in raw.items() if k not in ("model", "system")}
-    assert {k: v for k, v in body.items() if k not in ("model", "system")} == keep  # thinking, tools, context_management...
+    assert {k: v for k, v in body.items() if k != "model"} == {k: v for k, v in raw.items() if k != "model"}  # system, thinking, tools...
 
 
 # ---- client side: parsing ----------------------------------------------------------------
@@ -171,7 +167,6 @@ def test_parse_golden() -> None:
     body = {
         "model": "claude-x",
         "system": [
-            {"type": "text", "text": "x-anthropic-billing-header: cc_version=9.9.9; cc_entrypoint=cli;"},
             {"type": "text", "text": "You are helpful.", "cache_control": {"type": "ephemeral"}},
         ],
         "messages": [
@@ -951,7 +946,7 @@ def test_passthrough_edits_only_what_routing_changed() -> None:
     }
     request = dialect.parse_request(raw)
     body = dialect.passthrough(raw, request, "claude-real")
-    assert body == {**raw, "model": "claude-real", "system": raw["system"][1:]}
+    assert body == {**raw, "model": "claude-real"}
     assert raw["model"] == "claude-client" and len(raw["system"]) == 2
     clamped = dialect.passthrough(raw, dataclasses.replace(request, max_tokens=16000), "claude-real")
     assert clamped["max_tokens"] == 16000 and clamped["thinking"] == raw["thinking"]

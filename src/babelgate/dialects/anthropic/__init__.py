@@ -8,7 +8,6 @@ two of them share: the tables and the content blocks, read and written.
 
 from __future__ import annotations
 
-from babelgate.dialects.anthropic._wire import BILLING_HEADER
 from babelgate.dialects.anthropic.client_request import parse_request
 from babelgate.dialects.anthropic.client_response import render_error, render_response, stream_renderer
 from babelgate.dialects.anthropic.upstream_request import BUDGETS, encode_request, passthrough, thinking_budget
@@ -17,7 +16,6 @@ from babelgate.dialects.anthropic.upstream_response import error_message, parse_
 name = "anthropic"
 
 __all__ = [
-    "BILLING_HEADER",
     "BUDGETS",
     "encode_request",
     "error_message",

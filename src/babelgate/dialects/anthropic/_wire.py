@@ -11,7 +11,6 @@ from babelgate import ir
 from babelgate.dialects._check import field, items, need, one_of
 from babelgate.errors import BadRequest, Kind
 
-BILLING_HEADER = "x-anthropic-billing-header:"
 ERROR_TYPES: dict[Kind, str] = {
     Kind.INVALID_REQUEST: "invalid_request_error",
     Kind.AUTHENTICATION: "authentication_error",

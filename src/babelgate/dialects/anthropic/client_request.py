@@ -10,7 +10,7 @@ from typing import Any
 
 from babelgate import ir
 from babelgate.dialects._check import field, items, need, one_of
-from babelgate.dialects.anthropic._wire import BILLING_HEADER, _block, _reasoning
+from babelgate.dialects.anthropic._wire import _block, _reasoning
 from babelgate.errors import BadRequest
 
 
@@ -40,9 +40,7 @@ def _system(value: Any) -> list[ir.TextPart]:
         raise BadRequest("system", "expected a string or an array of text blocks")
     parts = []
     for where, block in items(value, "system"):
-        text = need(block, "text", str, where)
-        if not text.startswith(BILLING_HEADER):  # changes every call; would defeat prompt caching
-            parts.append(ir.TextPart(text))
+        parts.append(ir.TextPart(need(block, "text", str, where)))
     return parts
 
 

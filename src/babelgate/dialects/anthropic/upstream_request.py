@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from babelgate import ir
-from babelgate.dialects.anthropic._wire import BILLING_HEADER, _reasoning, _render_part
+from babelgate.dialects.anthropic._wire import _reasoning, _render_part
 from babelgate.dialects.base import EncodeOptions
 
 MIN_BUDGET = 1024  # Anthropic's smallest thinking budget
@@ -70,14 +70,11 @@ def encode_request(request: ir.Request, model: str, options: EncodeOptions) -> d
 
 
 def passthrough(raw: dict[str, Any], request: ir.Request, model: str) -> dict[str, Any]:
-    """The client's own body for an Anthropic upstream: new model, clamped max_tokens, no billing header."""
+    """The client's own body for an Anthropic upstream: new model, clamped max_tokens, the routing variant's thinking."""
     body = dict(raw)
     body["model"] = model
     if request.max_tokens is not None:
         body["max_tokens"] = request.max_tokens
-    system = body.get("system")
-    if isinstance(system, list):
-        body["system"] = [b for b in system if not (isinstance(b, dict) and str(b.get("text", "")).startswith(BILLING_HEADER))]
     wanted = request.reasoning
     if wanted is not None and wanted != _reasoning(raw):  # a routing variant such as `model(high)`
         if wanted.effort == "none":
