@@ -1,4 +1,4 @@
-"""What a dialect provides. Each module in this package exports one `DIALECT`.
+"""What a dialect provides. Each dialect is a package here whose module object is a `Dialect`.
 
 Inbound (a client speaks it): `parse_request`, `render_response`, `stream_renderer`,
 `render_error`. Outbound (an upstream speaks it): `encode_request`, `parse_response`,
