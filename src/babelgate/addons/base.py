@@ -90,25 +90,13 @@ class Addons:
         return None
 
     def upstream_request(self, attempt: Attempt, body: dict[str, Any]) -> None:
-        for name, hook in self._upstream_request:
-            try:
-                hook(attempt, body)
-            except Exception:
-                _failed(name, "upstream_request")
+        _each(self._upstream_request, "upstream_request", attempt, body)
 
     def event(self, call: Call, event: ir.Event) -> None:
-        for name, hook in self._event:
-            try:
-                hook(call, event)
-            except Exception:
-                _failed(name, "event")
+        _each(self._event, "event", call, event)
 
     def response(self, call: Call, response: ir.Response) -> None:
-        for name, hook in self._response:
-            try:
-                hook(call, response)
-            except Exception:
-                _failed(name, "response")
+        _each(self._response, "response", call, response)
 
     def error(self, call: Call, error: GatewayError) -> GatewayError:
         for name, hook in self._error:
@@ -117,6 +105,15 @@ class Addons:
             except Exception:
                 _failed(name, "error")
         return error
+
+
+def _each(hooks: list[tuple[str, Callable[..., Any]]], hook_name: str, *args: Any) -> None:
+    """Call every hook that returns nothing; one that raises is logged and the next one runs."""
+    for name, hook in hooks:
+        try:
+            hook(*args)
+        except Exception:
+            _failed(name, hook_name)
 
 
 def _name(addon: Addon) -> str:
