@@ -49,21 +49,21 @@ class AwsCredentials:
             return credentials.get_frozen_credentials()
         async with self._lock:  # one resolution or refresh at a time; the others wait for it
             if self._credentials is None:
-                self._credentials = await self._in_thread(self._resolve)
+                self._credentials, frozen = await self._in_thread(self._resolve)
+                return frozen
             credentials = self._credentials
             if _refresh_due(credentials):
                 return await self._in_thread(credentials.get_frozen_credentials)
             return credentials.get_frozen_credentials()
 
-    def _resolve(self) -> Credentials:
+    def _resolve(self) -> tuple[Credentials, ReadOnlyCredentials]:
         session = Session(profile=self.profile)
         session.set_config_variable("region", self.region)  # regional STS for assumed roles
         credentials = session.get_credentials()
         if credentials is None:
             where = f"profile {self.profile!r}" if self.profile else "the standard chain"
             raise CredentialsUnavailable(f"no AWS credentials found in {where} (environment, shared files, SSO, roles)")
-        credentials.get_frozen_credentials()  # deferred providers (SSO, assume-role) fetch here, in this thread
-        return credentials
+        return credentials, credentials.get_frozen_credentials()  # deferred providers (SSO, roles) fetch here, in this thread
 
     async def _in_thread(self, job: Callable[[], T]) -> T:
         try:
