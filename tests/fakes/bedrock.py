@@ -91,6 +91,7 @@ class FakeBedrock:
     secret_key: str = "fAkE/SeCrEt+KeY/bEdRoCk/0123456789abcdefg"
     session_token: str | None = None
     api_keys: set[str] = field(default_factory=set)
+    may_list_models: bool = True  # False: ListFoundationModels is denied by IAM (the credentials still check out)
     queue: list[BedrockReply] = field(default_factory=list)
     script: Callable[[Seen], BedrockReply] | None = None  # answers every request when set
     received: list[Seen] = field(default_factory=list)
@@ -131,6 +132,9 @@ class FakeBedrock:
         self.received.append(Seen(request.method, path, model, action, {k.lower(): v for k, v in request.headers.items()}, body))
         refusal = self._authenticate(request, raw)
         if refusal is None and request.method == "GET" and path == "/foundation-models":
+            if not self.may_list_models:
+                denied = "User: arn:aws:iam::123456789012:user/ci is not authorized to perform: bedrock:ListFoundationModels"
+                return await _send(request, error(403, "AccessDeniedException", denied), "")
             return web.json_response(
                 {"modelSummaries": [{"modelId": "anthropic.claude-sonnet-4-5-20250929-v1:0", "providerName": "Anthropic"}]}
             )

@@ -12,6 +12,8 @@ from typing import Any
 import anthropic
 import openai
 import pytest
+from google import genai
+from google.genai import types as gtypes
 from tests.conftest import GatewayFactory
 from tests.fakes import bedrock_wire as wire
 from tests.fakes.bedrock import BedrockReply, FakeBedrock, invoke_stream, isolate_aws
@@ -201,3 +203,22 @@ async def test_an_inference_profile_arn_is_signed_as_sent(fake: FakeBedrock, gat
     assert message.content[0].text == "ok"  # type: ignore[union-attr]
     assert fake.received[0].path == f"/model/arn:aws:bedrock:us-east-1:123456789012:inference-profile%2F{CLAUDE}/invoke"
     assert fake.received[0].model == arn
+
+
+async def test_a_gemini_client_streams_from_nova(fake: FakeBedrock, gateway_factory: GatewayFactory) -> None:
+    gw = await gateway_factory(config(fake))
+    fake.push(BedrockReply(events=wire.converse_events([{"text": "Bonjour from Nova"}]), split=6))
+    client = genai.Client(api_key="client-key", http_options=gtypes.HttpOptions(base_url=gw.url, api_version="v1beta"))
+    chunks = [c async for c in await client.aio.models.generate_content_stream(model="nova", contents="Say hi in French")]
+    assert "".join(c.text or "" for c in chunks) == "Bonjour from Nova"
+    assert fake.received[0].path == f"/model/{NOVA}/converse-stream"
+    assert fake.received[0].body["messages"] == [{"role": "user", "content": [{"text": "Say hi in French"}]}]
+
+
+async def test_an_image_url_converse_cannot_fetch_is_a_400_for_the_client(fake: FakeBedrock, gateway_factory: GatewayFactory) -> None:
+    gw = await gateway_factory(config(fake))
+    image = {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}}
+    with pytest.raises(openai.BadRequestError) as caught:
+        await openai_client(gw.url).chat.completions.create(model="nova", messages=[{"role": "user", "content": [image]}])  # type: ignore[list-item]
+    assert "inline (base64) or from s3://" in caught.value.message
+    assert fake.received == []

@@ -171,6 +171,10 @@ async def test_verify_lists_foundation_models_signed_or_with_a_key(
     assert await upstream.verify(Credential("bedrock#k", "bedrock", API_KEY)) == (200, "ok")
     status, detail = await upstream.verify(Credential("bedrock#bad", "bedrock", "ABSK-wrong-000000000000"))
     assert status == 403 and BAD_API_KEY in detail and "ABSK-wrong-000000000000" not in detail
+    fake.may_list_models = False
+    status, detail = await upstream.verify(upstream.credentials[0])
+    assert status == 200 and detail.startswith("ok: the credentials were accepted, but may not list foundation models")
+    assert "123456789012" not in detail
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wrong")
     other = await gateway_factory(config(fake))
     stale = other.gateway.upstreams["bedrock"]
