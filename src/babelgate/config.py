@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from babelgate.registry import BUILTIN_ADDONS, UPSTREAM_TYPES
 
 Strategy = Literal["round-robin", "fill-first", "sticky", "hybrid"]
+OPTIONAL_BASE_URL = frozenset({"bedrock"})  # types that derive `base_url` when it is left out
 DEFAULT_PORT = 8318
 
 
@@ -38,7 +39,7 @@ class KeySpec(_Strict):
 
 class ProviderConfig(_Strict):
     type: str = "openai"  # a key of registry.py UPSTREAM_TYPES
-    base_url: str
+    base_url: str = ""  # required, except for the OPTIONAL_BASE_URL types
     api_keys: list[str | KeySpec] = Field(default_factory=list)
     models: list[str] = Field(default_factory=list)
     max_tokens: int | dict[str, int] | None = None
@@ -50,6 +51,8 @@ class ProviderConfig(_Strict):
     read_timeout: float = Field(default=600.0, gt=0)
     strategy: Strategy | None = None
     api_version: str | None = None  # azure-openai: the dated API's api-version; none means the v1 API
+    region: str | None = None  # bedrock: the AWS region
+    profile: str | None = None  # bedrock: the AWS profile; None: the standard credential chain
 
     @field_validator("type")
     @classmethod
@@ -64,12 +67,20 @@ class ProviderConfig(_Strict):
         """YAML reads an unquoted `2024-10-21` as a date."""
         return value.isoformat() if isinstance(value, datetime.date) else value
 
-    @field_validator("base_url")
+    @field_validator("base_url", mode="before")
     @classmethod
-    def _strip_slash(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
+    def _strip_slash(cls, value: Any) -> Any:
+        if value is None:
+            return ""
+        if not isinstance(value, str) or not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _base_url_given(self) -> ProviderConfig:
+        if not self.base_url and self.type not in OPTIONAL_BASE_URL:
+            raise ValueError("base_url: field required")
+        return self
 
 
 class ServerConfig(_Strict):

@@ -22,6 +22,7 @@ UPSTREAM_TYPES: dict[str, str] = {
     "anthropic": "babelgate.providers.anthropic:AnthropicUpstream",
     "gemini": "babelgate.providers.gemini:GeminiUpstream",
     "azure-openai": "babelgate.providers.azure:AzureOpenAIUpstream",
+    "bedrock": "babelgate.providers.bedrock:BedrockUpstream",
 }
 
 BUILTIN_ADDONS: dict[str, str] = {

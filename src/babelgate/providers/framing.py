@@ -1,7 +1,7 @@
 """How an upstream cuts its stream into frames: each frame's payload goes to the dialect's parser.
 
-SSE is the only framing today; Bedrock's AWS event-stream will be a second class here with the
-same two methods.
+SSE is the framing here; Bedrock's AWS event-stream is `eventstream.EventStreamFraming`, with the
+same two methods (in a module of its own: it needs botocore, which comes with the bedrock extra).
 """
 
 from __future__ import annotations

@@ -73,6 +73,14 @@ class HttpUpstream:
         """What cuts this upstream's stream into frames."""
         return SSEFraming()
 
+    def dialect_for(self, model: str) -> Dialect:
+        """The wire format spoken to `model`: the family's `dialect` (a family may speak several, by model)."""
+        return self.dialect
+
+    def reader(self, response: aiohttp.ClientResponse, attempt: Attempt) -> StreamReader:
+        """What reads a stream: the family's framing, then the dialect's parser."""
+        return StreamReader(self.name, response.content.iter_any(), self.framing(), self.dialect_for(attempt.model).stream_parser())
+
     async def authenticate(self, request: Outgoing, credential: Credential) -> None:
         if credential.key:
             request.headers[self.key_header] = self.key_format.format(credential.key)
@@ -126,9 +134,10 @@ class HttpUpstream:
             await self._session.close()
 
     def encode(self, attempt: Attempt) -> dict[str, Any]:
+        dialect = self.dialect_for(attempt.model)
         if attempt.raw is not None:
-            return self.dialect.passthrough(attempt.raw, attempt.request, attempt.model)
-        return self.dialect.encode_request(attempt.request, attempt.model, self.options)
+            return dialect.passthrough(attempt.raw, attempt.request, attempt.model)
+        return dialect.encode_request(attempt.request, attempt.model, self.options)
 
     async def send(self, attempt: Attempt) -> Reply:
         body = self.encode(attempt)
@@ -139,7 +148,7 @@ class HttpUpstream:
         try:
             response = await self.session.request(outgoing.method, outgoing.url, data=outgoing.body, headers=outgoing.headers)
         except (*READ_ERRORS, OSError) as error:
-            raise self.error(0, f"provider {self.name!r} is unreachable at {self.config.base_url}: {reason(error)}") from None
+            raise self.error(0, f"provider {self.name!r} is unreachable at {self.api_root}: {reason(error)}") from None
         try:
             if response.status >= 400:
                 raise await self._error_reply(response, attempt.credential)
@@ -167,14 +176,14 @@ class HttpUpstream:
     async def _whole(self, response: aiohttp.ClientResponse, attempt: Attempt) -> Reply:
         try:
             raw = await response.read()
-            parsed = self.dialect.parse_response(orjson.loads(raw))
+            parsed = self.dialect_for(attempt.model).parse_response(orjson.loads(raw))
         except (*READ_ERRORS, ValueError, TypeError, KeyError, AttributeError) as error:
             raise self.error(502, f"{self.name} sent an unreadable response: {reason(error)}") from None
         response.release()
         return Reply(attempt.passthrough, response=parsed, body=raw)
 
     async def _stream(self, response: aiohttp.ClientResponse, attempt: Attempt) -> Reply:
-        reader = StreamReader(self.name, response.content.iter_any(), self.framing(), self.dialect.stream_parser())
+        reader = self.reader(response, attempt)
         try:
             head = await reader.prime()
         except READ_ERRORS as error:

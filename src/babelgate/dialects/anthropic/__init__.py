@@ -8,6 +8,7 @@ two of them share: the tables and the content blocks, read and written.
 
 from __future__ import annotations
 
+from babelgate.dialects.anthropic._wire import ERROR_TYPES
 from babelgate.dialects.anthropic.client_request import parse_request
 from babelgate.dialects.anthropic.client_response import render_error, render_response, stream_renderer
 from babelgate.dialects.anthropic.upstream_request import BUDGETS, encode_request, passthrough, thinking_budget
@@ -17,6 +18,7 @@ name = "anthropic"
 
 __all__ = [
     "BUDGETS",
+    "ERROR_TYPES",
     "encode_request",
     "error_message",
     "name",
