@@ -93,6 +93,11 @@ class Upstream(Protocol):
 
     def __init__(self, name: str, config: ProviderConfig) -> None: ...
 
+    def dialect_for(self, model: str) -> Dialect:
+        """The wire format spoken to `model` (a family may speak several); the client's own body
+        passes through when it is the client's."""
+        ...
+
     async def send(self, attempt: Attempt) -> Reply: ...
 
     async def verify(self, credential: Credential) -> tuple[int, str]:

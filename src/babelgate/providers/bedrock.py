@@ -23,7 +23,6 @@ accepted but may not list models: that counts as valid, and the detail says so.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from collections.abc import Mapping
 from functools import cached_property
@@ -39,7 +38,7 @@ from babelgate.dialects.base import Dialect
 from babelgate.errors import UpstreamError
 from babelgate.providers import bedrock_errors
 from babelgate.providers.aws import AwsCredentials, CredentialsUnavailable, sign
-from babelgate.providers.base import Attempt, Credential, Reply
+from babelgate.providers.base import Attempt, Credential
 from babelgate.providers.bedrock_invoke import anthropic_sse, invoke_body, is_anthropic
 from babelgate.providers.classify import Reason
 from babelgate.providers.eventstream import EventStreamFraming
@@ -78,11 +77,6 @@ class BedrockUpstream(HttpUpstream):
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "base_url": self.api_root, "region": self.region}
-
-    async def send(self, attempt: Attempt) -> Reply:
-        if attempt.raw is not None and not is_anthropic(attempt.model):
-            attempt = dataclasses.replace(attempt, raw=None)  # a Converse body is always encoded from ir
-        return await super().send(attempt)
 
     def encode(self, attempt: Attempt) -> dict[str, Any]:
         body = super().encode(attempt)
