@@ -1,0 +1,104 @@
+"""The real Claude Code CLI in Bedrock mode and in Vertex mode -> babelgate -> an OpenAI-type upstream.
+
+Each run is one CLI process doing a Bash tool loop: the first model turn asks for a command
+that writes a file, the second answers in text once the tool result is back. The gateway
+checks its own key, given the way each mode can send one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.conftest import GatewayFactory, openai_config
+from tests.fakes import openai_wire as wire
+from tests.fakes.upstream import FakeUpstream, Received, Reply
+from tests.support.claude_cli import run_claude
+
+KEY = "gw-cloud-key-1"
+FINAL_TEXT = "Done: hello is in out.txt."
+PROMPT = "Write hello to out.txt"
+
+
+def tool_loop(record: Received) -> Reply:
+    messages: list[dict[str, Any]] = record.body.get("messages", [])
+    if not record.body.get("tools"):  # a side request (a model probe, a title), streaming or not
+        return wire.stream_reply(wire.text_stream("side request")) if record.body.get("stream") else Reply(json=wire.completion("side"))
+    if any(m.get("role") == "tool" for m in messages):
+        return wire.stream_reply(wire.text_stream(FINAL_TEXT))
+    arguments = json.dumps({"command": "echo hello > out.txt", "description": "write file"})
+    return wire.stream_reply(wire.tool_stream("Bash", arguments, call_id="call_cloud1", text="Running it."), split=13)
+
+
+async def run_loop(upstream: FakeUpstream, gateway_factory: GatewayFactory, tmp_path: Path, env: dict[str, str | None]) -> list[Any]:
+    """One CLI run of the loop; returns the gateway's log of the main turns' upstream bodies."""
+    gw = await gateway_factory(openai_config(upstream, server={"api_keys": [KEY]}))
+    upstream.script = tool_loop
+    extra_env: dict[str, str | None] = {"ANTHROPIC_BASE_URL": None, "ANTHROPIC_AUTH_TOKEN": None}
+    extra_env.update({name: value.replace("GATEWAY", gw.url) if value else value for name, value in env.items()})
+    result = await asyncio.to_thread(run_claude, gw.url, PROMPT, cwd=tmp_path, extra_env=extra_env, timeout=150)
+    assert result.returncode == 0, result.stderr + result.stdout
+    assert (tmp_path / "out.txt").read_text() == "hello\n"
+    assert FINAL_TEXT in result.stdout
+    main_turns = [r.body for r in upstream.received if r.body.get("tools")]
+    assert len(main_turns) == 2
+    assert all(body["model"] == "gpt-5" for body in main_turns)
+    tool_messages = [m for m in main_turns[1]["messages"] if m["role"] == "tool"]
+    assert tool_messages and tool_messages[0]["tool_call_id"] == "call_cloud1"
+    return main_turns
+
+
+BEDROCK: dict[str, str | None] = {
+    "CLAUDE_CODE_USE_BEDROCK": "1",
+    "ANTHROPIC_BEDROCK_BASE_URL": "GATEWAY",
+    "CLAUDE_CODE_SKIP_BEDROCK_AUTH": "1",
+    "AWS_REGION": "us-east-1",
+    "AWS_BEARER_TOKEN_BEDROCK": KEY,  # sent as Authorization: Bearer
+}
+VERTEX: dict[str, str | None] = {
+    "CLAUDE_CODE_USE_VERTEX": "1",
+    "ANTHROPIC_VERTEX_BASE_URL": "GATEWAY/v1",
+    "CLAUDE_CODE_SKIP_VERTEX_AUTH": "1",
+    "ANTHROPIC_VERTEX_PROJECT_ID": "my-proj",
+    "CLOUD_ML_REGION": "us-east5",
+    "ANTHROPIC_CUSTOM_HEADERS": f"x-api-key: {KEY}",
+}
+
+
+async def test_claude_code_in_bedrock_mode(upstream: FakeUpstream, gateway_factory: GatewayFactory, tmp_path: Path) -> None:
+    await run_loop(upstream, gateway_factory, tmp_path, BEDROCK)
+
+
+async def test_claude_code_in_vertex_mode(upstream: FakeUpstream, gateway_factory: GatewayFactory, tmp_path: Path) -> None:
+    await run_loop(upstream, gateway_factory, tmp_path, VERTEX)
+
+
+COUNTERS = [(BEDROCK, "/count-tokens 200"), (VERTEX, "/count-tokens:rawPredict 200")]
+
+
+@pytest.mark.parametrize(("env", "counted"), COUNTERS, ids=["bedrock", "vertex"])
+async def test_context_counts_tokens_at_the_gateway(
+    upstream: FakeUpstream,
+    gateway_factory: GatewayFactory,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    env: dict[str, str | None],
+    counted: str,
+) -> None:
+    """`/context` asks the cloud's token counter; Bedrock first asks which model backs the profile.
+
+    The gateway runs without `api_keys` here: Claude Code sends Bedrock's control-plane calls
+    (the inference profiles) without any key when it skips AWS auth."""
+    gw = await gateway_factory(openai_config(upstream))
+    extra_env = {name: value.replace("GATEWAY", gw.url) if value else value for name, value in env.items()}
+    caplog.set_level(logging.INFO, logger="babelgate.server")
+    result = await asyncio.to_thread(run_claude, gw.url, "/context", cwd=tmp_path, extra_env=extra_env, timeout=150)
+    assert result.returncode == 0, result.stderr + result.stdout
+    assert "Tokens:" in result.stdout
+    lines = [r.getMessage() for r in caplog.records if r.name == "babelgate.server"]
+    assert any(counted in line for line in lines), lines
+    assert not upstream.received  # counting costs no model call
