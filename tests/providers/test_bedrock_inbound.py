@@ -149,6 +149,9 @@ async def test_gateway_key_is_checked(upstream: FakeUpstream, gateway_factory: G
     client = anthropic.AsyncAnthropicBedrock(api_key="gw-key-1", aws_region="us-east-1", base_url=gw.url, max_retries=0)
     message = await client.messages.create(model=PROFILE, max_tokens=8, messages=ASK)  # a Bedrock API key: Bearer
     assert message.content[0].text == "hi"  # type: ignore[union-attr]
+    upstream.push(Reply(json=wire.completion("hi again")))
+    signed = bedrock(gw.url, default_headers={"x-api-key": "gw-key-1"})  # SigV4 and the gateway key beside it
+    assert (await signed.messages.create(model=PROFILE, max_tokens=8, messages=ASK)).content[0].text == "hi again"  # type: ignore[union-attr]
 
 
 async def test_count_tokens_and_inference_profiles(upstream: FakeUpstream, gateway_factory: GatewayFactory) -> None:

@@ -65,7 +65,7 @@ VERTEX: dict[str, str | None] = {
     "CLAUDE_CODE_SKIP_VERTEX_AUTH": "1",
     "ANTHROPIC_VERTEX_PROJECT_ID": "my-proj",
     "CLOUD_ML_REGION": "us-east5",
-    "ANTHROPIC_CUSTOM_HEADERS": f"x-api-key: {KEY}",
+    "ANTHROPIC_AUTH_TOKEN": KEY,  # sent as Authorization: Bearer when Vertex auth is skipped
 }
 
 
