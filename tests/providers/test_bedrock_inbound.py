@@ -78,6 +78,14 @@ async def test_anthropic_upstream_gets_messages_api_shape(upstream: FakeUpstream
     assert sent.headers["anthropic-beta"] == expected and sent.headers["anthropic-version"] == "2023-06-01"
 
 
+async def test_provider_model_names_route_too(upstream: FakeUpstream, gateway_factory: GatewayFactory) -> None:
+    gw = await gateway_factory(openai_config(upstream))
+    upstream.script = openai_turn
+    message = await bedrock(gw.url).messages.create(model="up/gpt-5-mini", max_tokens=8, messages=ASK)  # sent as up%2Fgpt-5-mini
+    assert message.content[0].text == "Running it."  # type: ignore[union-attr]
+    assert upstream.received[0].body["model"] == "gpt-5-mini"
+
+
 async def raw_post(url: str, body: Any, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
     data = body if isinstance(body, bytes) else orjson.dumps(body)
     async with aiohttp.ClientSession() as session, session.post(url, data=data, headers=headers or {}) as response:

@@ -59,6 +59,14 @@ async def test_anthropic_upstream_gets_messages_api_shape(upstream: FakeUpstream
     assert sent.headers["anthropic-beta"] == "context-management-2025-06-27" and sent.headers["x-api-key"] == "sk-ant-up"
 
 
+async def test_provider_model_names_route_too(upstream: FakeUpstream, gateway_factory: GatewayFactory) -> None:
+    gw = await gateway_factory(openai_config(upstream))
+    upstream.script = openai_turn
+    message = await vertex(gw.url).messages.create(model="up/gpt-5-mini", max_tokens=8, messages=ASK)
+    assert message.content[0].text == "Running it."  # type: ignore[union-attr]
+    assert upstream.received[0].body["model"] == "gpt-5-mini"
+
+
 async def test_count_tokens(upstream: FakeUpstream, gateway_factory: GatewayFactory) -> None:
     gw = await gateway_factory(openai_config(upstream))
     counted = await vertex(gw.url).messages.count_tokens(model=MODEL, messages=[{"role": "user", "content": "x" * 400}])

@@ -21,7 +21,7 @@ from babelgate.server import cloud_inbound
 from babelgate.server.gateway import GATEWAY
 from babelgate.server.serve import json_body, serve
 
-MODELS = "/projects/{project}/locations/{location}/publishers/{publisher}/models/{target}"
+MODELS = "/projects/{project}/locations/{location}/publishers/{publisher}/models/{target:.+}"  # a model name may hold a slash
 ACTIONS = ("rawPredict", "streamRawPredict")
 
 
