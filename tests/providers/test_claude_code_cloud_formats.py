@@ -34,12 +34,16 @@ def tool_loop(record: Received) -> Reply:
     return wire.stream_reply(wire.tool_stream("Bash", arguments, call_id="call_cloud1", text="Running it."), split=13)
 
 
+def filled(env: dict[str, str | None], url: str) -> dict[str, str | None]:
+    return {name: value.replace("GATEWAY", url) if value else value for name, value in env.items()}
+
+
 async def run_loop(upstream: FakeUpstream, gateway_factory: GatewayFactory, tmp_path: Path, env: dict[str, str | None]) -> list[Any]:
     """One CLI run of the loop; returns the gateway's log of the main turns' upstream bodies."""
     gw = await gateway_factory(openai_config(upstream, server={"api_keys": [KEY]}))
     upstream.script = tool_loop
     extra_env: dict[str, str | None] = {"ANTHROPIC_BASE_URL": None, "ANTHROPIC_AUTH_TOKEN": None}
-    extra_env.update({name: value.replace("GATEWAY", gw.url) if value else value for name, value in env.items()})
+    extra_env.update(filled(env, gw.url))
     result = await asyncio.to_thread(run_claude, gw.url, PROMPT, cwd=tmp_path, extra_env=extra_env, timeout=150)
     assert result.returncode == 0, result.stderr + result.stdout
     assert (tmp_path / "out.txt").read_text() == "hello\n"
@@ -94,7 +98,7 @@ async def test_context_counts_tokens_at_the_gateway(
     The gateway runs without `api_keys` here: Claude Code sends Bedrock's control-plane calls
     (the inference profiles) without any key when it skips AWS auth."""
     gw = await gateway_factory(openai_config(upstream))
-    extra_env = {name: value.replace("GATEWAY", gw.url) if value else value for name, value in env.items()}
+    extra_env = filled(env, gw.url)
     caplog.set_level(logging.INFO, logger="babelgate.server")
     result = await asyncio.to_thread(run_claude, gw.url, "/context", cwd=tmp_path, extra_env=extra_env, timeout=150)
     assert result.returncode == 0, result.stderr + result.stdout
@@ -102,3 +106,19 @@ async def test_context_counts_tokens_at_the_gateway(
     lines = [r.getMessage() for r in caplog.records if r.name == "babelgate.server"]
     assert any(counted in line for line in lines), lines
     assert not upstream.received  # counting costs no model call
+
+
+@pytest.mark.parametrize("env", [BEDROCK, VERTEX], ids=["bedrock", "vertex"])
+async def test_cooling_model_is_told_in_each_format(
+    upstream: FakeUpstream, gateway_factory: GatewayFactory, tmp_path: Path, env: dict[str, str | None]
+) -> None:
+    """A 429 before the first byte, in Bedrock's shape or Anthropic's: Claude Code prints the gateway's words, once."""
+    quota = wire.error(429, "You exceeded your current quota", "insufficient_quota", "insufficient_quota", {"Retry-After": "900"})
+    upstream.script = lambda record: quota
+    gw = await gateway_factory(openai_config(upstream, routing={"max_wait": 0}, server={"api_keys": [KEY]}))
+    extra_env = {"ANTHROPIC_AUTH_TOKEN": None, **filled(env, gw.url)}
+    result = await asyncio.to_thread(run_claude, gw.url, "hello", cwd=tmp_path, extra_env=extra_env, timeout=120)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "claude-opus-5-5" in output and "cooling down" in output and ("retry in 900s" in output or "retry in 899s" in output)
+    assert len(upstream.received) == 1
