@@ -16,14 +16,14 @@ from babelgate.call import Call
 from babelgate.config import Config
 from babelgate.dialects import anthropic, openai_chat
 from babelgate.dialects.base import Dialect
-from babelgate.errors import BadRequest, GatewayError, Kind
+from babelgate.errors import GatewayError, Kind
+from babelgate.server import bedrock_inbound, vertex_inbound
 from babelgate.server.admin import account_limits_handler
 from babelgate.server.errors import error_response, internal_error
 from babelgate.server.gateway import GATEWAY, Gateway
-from babelgate.server.relay import relay
+from babelgate.server.serve import CALL, json_body, serve
 
 log = logging.getLogger("babelgate.server")
-CALL = web.RequestKey("call", Call)  # the request's way through the gateway, for the log line
 ADMIN_PATHS = ("/account-limits",)
 # How the server runs its handlers: a client that disconnects cancels its handler, and with it
 # the upstream request (no tokens generated for nobody). One line per request is logged by `guard`.
@@ -53,6 +53,14 @@ def dialect_for_path(path: str) -> Dialect:
     return anthropic
 
 
+def error_writer(path: str) -> Callable[[GatewayError], web.Response]:
+    """How errors are answered on `path`: Bedrock's own shape on its routes, else the path's dialect."""
+    if bedrock_inbound.owns(path):
+        return bedrock_inbound.error_response
+    dialect = dialect_for_path(path)
+    return lambda error: error_response(dialect, error)
+
+
 def _client_key(request: web.Request) -> str | None:
     auth = request.headers.get("Authorization", "")
     if auth.lower().startswith("bearer "):
@@ -69,7 +77,7 @@ def _authorized(request: web.Request, keys: list[str]) -> bool:
 async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Authenticate, log one line, and turn every failure into a 4xx/5xx in the caller's dialect."""
     started = time.perf_counter()
-    dialect = dialect_for_path(request.path)
+    write = error_writer(request.path)
     server = request.app[GATEWAY].config.server
     keys = [server.admin_key] if server.admin_key and request.path.startswith(ADMIN_PATHS) else server.api_keys
     try:
@@ -77,15 +85,13 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
             raise GatewayError(401, Kind.AUTHENTICATION, "missing or invalid API key for this gateway (server.api_keys / server.admin_key)")
         response = await handler(request)
     except GatewayError as error:
-        response = error_response(dialect, error)
+        response = write(error)
     except web.HTTPRequestEntityTooLarge as error:
-        response = error_response(dialect, GatewayError(413, Kind.TOO_LARGE, f"request body is too large: {error.text}"))
+        response = write(GatewayError(413, Kind.TOO_LARGE, f"request body is too large: {error.text}"))
     except web.HTTPException as error:
-        response = error_response(
-            dialect, GatewayError(error.status, Kind.INVALID_REQUEST if error.status < 500 else Kind.UPSTREAM, error.reason)
-        )
+        response = write(GatewayError(error.status, Kind.INVALID_REQUEST if error.status < 500 else Kind.UPSTREAM, error.reason))
     except Exception as exc:  # a bug of ours: never a traceback to the client
-        response = internal_error(dialect, request, exc)
+        response = write(internal_error(request, exc))
     elapsed = (time.perf_counter() - started) * 1000
     log.info("%s %s %s %.1fms %s", request.method, request.path, response.status, elapsed, _route(request.get(CALL)))
     return response
@@ -99,51 +105,29 @@ def _route(call: Call | None) -> str:
     return "" if attempt is None else f"{call.request.model} -> {attempt.target} ({attempt.credential.id})"
 
 
-async def _json_body(request: web.Request) -> dict[str, Any]:
-    raw = await request.read()
-    if not raw:
-        raise BadRequest("", "request body is empty; expected a JSON object")
-    try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError as error:
-        raise BadRequest("", f"request body is not valid JSON: {error}") from None
-    if not isinstance(body, dict):
-        raise BadRequest("", "request body must be a JSON object")
-    return body
-
-
-async def _serve(request: web.Request, dialect: Dialect, model: str | None = None, stream: bool | None = None) -> web.StreamResponse:
-    gateway = request.app[GATEWAY]
-    body = await _json_body(request)
-    call = Call(dialect, dialect.parse_request(body, model, stream), request.headers, raw=body, hooks=gateway.addons)
-    request[CALL] = call
-    reply = await gateway.answer(call)
-    return await relay(request, call, reply, gateway.addons)
-
-
 async def messages(request: web.Request) -> web.StreamResponse:
-    return await _serve(request, anthropic)
+    return await serve(request, anthropic)
 
 
 async def count_tokens(request: web.Request) -> web.StreamResponse:
-    parsed = anthropic.parse_request(await _json_body(request))
+    parsed = anthropic.parse_request(await json_body(request))
     request.app[GATEWAY].router.resolver.resolve(parsed.model)
     return web.json_response({"input_tokens": tokens.estimate(parsed)}, dumps=_dumps)
 
 
 async def chat_completions(request: web.Request) -> web.StreamResponse:
-    return await _serve(request, openai_chat)
+    return await serve(request, openai_chat)
 
 
 async def responses(request: web.Request) -> web.StreamResponse:
-    return await _serve(request, _responses())
+    return await serve(request, _responses())
 
 
 async def gemini_action(request: web.Request) -> web.StreamResponse:
     model, _, action = request.match_info["target"].rpartition(":")
     model = model.removeprefix("models/")
     if action == "countTokens":
-        body = await _json_body(request)
+        body = await json_body(request)
         inner = body.get("generateContentRequest")  # countTokens may wrap a whole request
         parsed = _gemini().parse_request(inner if isinstance(inner, dict) else body, model, False)
         return web.json_response({"totalTokens": tokens.estimate(parsed)}, dumps=_dumps)
@@ -151,7 +135,7 @@ async def gemini_action(request: web.Request) -> web.StreamResponse:
         raise GatewayError(
             404, Kind.NOT_FOUND, f"unknown method {action!r}; expected generateContent, streamGenerateContent or countTokens"
         )
-    return await _serve(request, _gemini(), model, action == "streamGenerateContent")
+    return await serve(request, _gemini(), model, action == "streamGenerateContent")
 
 
 def _dumps(value: Any) -> str:
@@ -207,5 +191,7 @@ def build_app(config: Config, gateway: Gateway | None = None) -> web.Application
     router.add_get("/health", health)
     router.add_get("/", root)
     router.add_get("/account-limits", account_limits_handler)
+    bedrock_inbound.add_routes(router)
+    vertex_inbound.add_routes(router)
     router.add_route("*", "/{tail:.*}", not_found)
     return app

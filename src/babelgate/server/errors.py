@@ -23,8 +23,7 @@ def error_response(dialect: Dialect, error: GatewayError) -> web.Response:
     )
 
 
-def internal_error(dialect: Dialect, request: web.Request, exc: BaseException) -> web.Response:
+def internal_error(request: web.Request, exc: BaseException) -> GatewayError:
     """A bug of ours: logged with its traceback, answered without one."""
     log.exception("unexpected error on %s %s", request.method, request.path, exc_info=exc)
-    error = GatewayError(500, Kind.UPSTREAM, f"babelgate hit an internal error ({type(exc).__name__}); see the gateway log")
-    return error_response(dialect, error)
+    return GatewayError(500, Kind.UPSTREAM, f"babelgate hit an internal error ({type(exc).__name__}); see the gateway log")

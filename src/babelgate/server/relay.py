@@ -4,11 +4,15 @@ Every event goes through the addons' `event` hook (every whole response through 
 before it is rendered. On the same-dialect path the upstream's bytes go out untouched; only
 what the gateway says itself (a chunk of empty bytes, such as the error for a stream that
 broke after the first byte) is rendered, as the dialect's own error event.
+
+A `ClientFraming` re-frames a stream's bytes for clients that want another framing of the same
+dialect: Bedrock's InvokeModelWithResponseStream wants Anthropic events in AWS event-stream.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Protocol
 
 import orjson
 from aiohttp import web
@@ -19,11 +23,19 @@ from babelgate.call import Call
 from babelgate.providers.base import Chunks, Reply
 
 
-async def relay(http: web.Request, call: Call, reply: Reply, addons: Addons) -> web.StreamResponse:
+class ClientFraming(Protocol):
+    content_type: str
+
+    def feed(self, data: bytes) -> bytes: ...
+
+    def flush(self) -> bytes: ...
+
+
+async def relay(http: web.Request, call: Call, reply: Reply, addons: Addons, framing: ClientFraming | None = None) -> web.StreamResponse:
     try:
         if reply.chunks is None:
             return _whole(call, reply, addons)
-        return await _stream(http, call, reply.chunks, reply.passthrough, addons)
+        return await _stream(http, call, reply.chunks, reply.passthrough, addons, framing)
     finally:
         reply.release()
 
@@ -38,9 +50,12 @@ def _whole(call: Call, reply: Reply, addons: Addons) -> web.Response:
     return web.Response(body=orjson.dumps(call.inbound.render_response(response)), content_type="application/json")
 
 
-async def _stream(http: web.Request, call: Call, chunks: Chunks, passthrough: bool, addons: Addons) -> web.StreamResponse:
+async def _stream(
+    http: web.Request, call: Call, chunks: Chunks, passthrough: bool, addons: Addons, framing: ClientFraming | None
+) -> web.StreamResponse:
     renderer = call.inbound.stream_renderer(call.request)
-    out = web.StreamResponse(headers={"Content-Type": renderer.content_type, "Cache-Control": "no-cache"})
+    content_type = framing.content_type if framing else renderer.content_type
+    out = web.StreamResponse(headers={"Content-Type": content_type, "Cache-Control": "no-cache"})
     await out.prepare(http)
     async for chunk, events in chunks:
         for event in events:
@@ -49,8 +64,12 @@ async def _stream(http: web.Request, call: Call, chunks: Chunks, passthrough: bo
             data = chunk
         else:
             data = b"".join([renderer.render(e) for e in events if not passthrough or isinstance(e, ir.StreamError)])
+        if data and framing:
+            data = framing.feed(data)
         if data:
             await out.write(data)
+    if framing and (tail := framing.flush()):
+        await out.write(tail)
     await out.write_eof()
     return out
 
