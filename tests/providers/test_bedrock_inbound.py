@@ -15,6 +15,7 @@ import anthropic
 import orjson
 import pytest
 from botocore.eventstream import EventStreamBuffer
+
 from tests.conftest import GatewayFactory, openai_config
 from tests.fakes import openai_wire as wire
 from tests.fakes.tool_turns import ASK, BASH_TOOL, anthropic_config, anthropic_turn, openai_turn

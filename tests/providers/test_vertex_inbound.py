@@ -13,6 +13,7 @@ import aiohttp
 import anthropic
 import orjson
 import pytest
+
 from tests.conftest import GatewayFactory, openai_config
 from tests.fakes.tool_turns import ASK, BASH_TOOL, anthropic_config, anthropic_turn, openai_turn
 from tests.fakes.upstream import FakeUpstream
