@@ -13,13 +13,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from babelgate.registry import BUILTIN_ADDONS, UPSTREAM_TYPES
 
 Strategy = Literal["round-robin", "fill-first", "sticky", "hybrid"]
 OPTIONAL_BASE_URL = frozenset({"bedrock"})  # types that derive `base_url` when it is left out
 DEFAULT_PORT = 8318
+ReasoningStyle = Literal["none", "effort", "budget", "builtin"]
 
 
 class ConfigError(Exception):
@@ -101,6 +102,16 @@ class StoreConfig(_Strict):
     path: str | None = None  # sqlite
 
 
+class ModelSpec(_Strict):
+    """What a model can do: the shipped table (models.yaml), the config's `models:` section, or discovery."""
+
+    context_window: int | None = Field(default=None, gt=0)
+    max_output: int | None = Field(default=None, gt=0)
+    vision: bool | None = None
+    tools: bool | None = None
+    reasoning: ReasoningStyle | None = None
+
+
 class Config(_Strict):
     server: ServerConfig = Field(default_factory=ServerConfig)
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
@@ -108,6 +119,13 @@ class Config(_Strict):
     routing: RoutingConfig = Field(default_factory=RoutingConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
     addons: dict[str, bool | dict[str, Any]] = Field(default_factory=dict)  # on/off, or on with options
+    models: dict[str, ModelSpec] = Field(default_factory=dict)  # capabilities by model id or glob, over the shipped table
+    _discovered: dict[str, ModelSpec] = PrivateAttr(default_factory=dict)  # what local servers said, by provider/model
+
+    @property
+    def discovered(self) -> dict[str, ModelSpec]:
+        """Capabilities that zero-config discovery read from local servers, by `provider/model` (never from the file)."""
+        return self._discovered
 
     @field_validator("addons")
     @classmethod
