@@ -21,6 +21,7 @@ Strategy = Literal["round-robin", "fill-first", "sticky", "hybrid"]
 OPTIONAL_BASE_URL = frozenset({"bedrock"})  # types that derive `base_url` when it is left out
 DEFAULT_PORT = 8318
 ReasoningStyle = Literal["none", "effort", "budget", "builtin"]
+_FIELD_PATH = re.compile(r"(messages\[\]\.)?[A-Za-z_][A-Za-z0-9_]*")  # `name` or `messages[].name`
 
 
 class ConfigError(Exception):
@@ -54,6 +55,22 @@ class ProviderConfig(_Strict):
     api_version: str | None = None  # azure-openai: the dated API's api-version; none means the v1 API
     region: str | None = None  # bedrock: the AWS region
     profile: str | None = None  # bedrock: the AWS profile; None: the standard credential chain
+    drop_fields: list[str] = Field(default_factory=list)  # openai: request fields the upstream rejects
+    rename_fields: dict[str, str] = Field(default_factory=dict)  # openai: request fields the upstream spells otherwise
+    tool_call_ids: Literal["any", "alnum9"] = "any"  # openai: alnum9 rewrites tool-call ids to 9 letters and digits
+    reasoning_field: Literal["reasoning_effort", "reasoning"] = "reasoning_effort"  # openai: how requested reasoning is sent
+
+    @field_validator("drop_fields", "rename_fields")
+    @classmethod
+    def _field_paths(cls, value: list[str] | dict[str, str]) -> list[str] | dict[str, str]:
+        """Fields are `name` (top level) or `messages[].name` (on each message); a new name is a bare name."""
+        for name in value:
+            if not _FIELD_PATH.fullmatch(name):
+                raise ValueError(f"{name!r} is not a request field: write `name` or `messages[].name`")
+        for new in value.values() if isinstance(value, dict) else ():
+            if not _FIELD_PATH.fullmatch(new) or new.startswith("messages[]."):
+                raise ValueError(f"{new!r} is not a field name: a field is renamed in place, as `{{seed: random_seed}}`")
+        return value
 
     @field_validator("type")
     @classmethod
