@@ -15,6 +15,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
+from babelgate.provider_presets import PRESETS
 from babelgate.registry import BUILTIN_ADDONS, UPSTREAM_TYPES
 
 Strategy = Literal["round-robin", "fill-first", "sticky", "hybrid"]
@@ -40,6 +41,7 @@ class KeySpec(_Strict):
 
 
 class ProviderConfig(_Strict):
+    preset: str | None = None  # a provider_presets.py name: its type, base_url and settings are the defaults
     type: str = "openai"  # a key of registry.py UPSTREAM_TYPES
     base_url: str = ""  # required, except for the OPTIONAL_BASE_URL types
     api_keys: list[str | KeySpec] = Field(default_factory=list)
@@ -59,6 +61,28 @@ class ProviderConfig(_Strict):
     rename_fields: dict[str, str] = Field(default_factory=dict)  # openai: request fields the upstream spells otherwise
     tool_call_ids: Literal["any", "alnum9"] = "any"  # openai: alnum9 rewrites tool-call ids to 9 letters and digits
     reasoning_field: Literal["reasoning_effort", "reasoning"] = "reasoning_effort"  # openai: how requested reasoning is sent
+
+    @model_validator(mode="before")
+    @classmethod
+    def _preset_defaults(cls, data: Any) -> Any:
+        """A known `preset` fills in what the provider leaves out. Headers merge, the provider's winning;
+        one it sets to "" is not sent."""
+        name = data.get("preset") if isinstance(data, dict) else None
+        preset = PRESETS.get(name) if isinstance(name, str) else None
+        if preset is None:  # no preset, or an unknown one (`_known_preset` says so)
+            return data
+        merged = {**preset.defaults, **data}
+        own = data.get("headers", {})
+        if isinstance(own, dict) and "headers" in preset.defaults:
+            merged["headers"] = {k: v for k, v in {**preset.defaults["headers"], **own}.items() if v != ""}
+        return merged
+
+    @field_validator("preset")
+    @classmethod
+    def _known_preset(cls, value: str | None) -> str | None:
+        if value is not None and value not in PRESETS:
+            raise ValueError(f"unknown preset {value!r}; expected one of {', '.join(repr(p) for p in PRESETS)}")
+        return value
 
     @field_validator("drop_fields", "rename_fields")
     @classmethod

@@ -7,7 +7,6 @@ from typing import Any
 import anthropic
 import openai
 
-from babelgate.providers.presets import PRESETS, provider_config
 from tests.fakes.openai_compat import StrictChat
 
 KEY = "sk-preset-test-key-0042"
@@ -19,9 +18,8 @@ WEATHER_TOOL: Any = {
 
 
 def preset_provider(name: str, fake: StrictChat, **overrides: Any) -> dict[str, Any]:
-    """The provider the `name` preset builds from its key variable, with its base URL moved to the fake."""
-    config = provider_config(PRESETS[name], [KEY]).model_dump(exclude_defaults=True)
-    return {**config, "base_url": f"{fake.url}{fake.prefix}", "models": [fake.model], **overrides}
+    """A provider written `preset: name` (as zero-config builds them too), its base URL moved to the fake."""
+    return {"preset": name, "api_keys": [KEY], "base_url": f"{fake.url}{fake.prefix}", "models": [fake.model], **overrides}
 
 
 def gateway_config(name: str, provider: dict[str, Any]) -> dict[str, Any]:

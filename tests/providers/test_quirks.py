@@ -78,6 +78,30 @@ def test_bad_settings_name_their_key(settings: dict[str, Any], complaint: str) -
     assert complaint in str(caught.value)
 
 
+def test_a_preset_fills_in_what_the_provider_leaves_out() -> None:
+    providers = parse(
+        {
+            "providers": {
+                "mistral": {"preset": "mistral", "api_keys": ["k"]},
+                "mine": {"preset": "mistral", "base_url": "http://127.0.0.1:9/v1", "drop_fields": [], "tool_call_ids": "any"},
+                "router": {"preset": "openrouter", "headers": {"X-Title": "My App", "HTTP-Referer": "", "X-Extra": "1"}},
+            }
+        }
+    ).providers
+    assert providers["mistral"].base_url == "https://api.mistral.ai/v1" and providers["mistral"].tool_call_ids == "alnum9"
+    assert "stream_options" in providers["mistral"].drop_fields and providers["mistral"].rename_fields["seed"] == "random_seed"
+    assert providers["mine"].drop_fields == [] and providers["mine"].tool_call_ids == "any"  # the config's own keys win
+    assert providers["mine"].rename_fields == {"seed": "random_seed", "max_completion_tokens": "max_tokens"}
+    assert providers["router"].headers == {"X-Title": "My App", "X-Extra": "1"}  # merged; "" leaves one out
+    assert providers["router"].reasoning_field == "reasoning"
+
+
+def test_an_unknown_preset_names_the_known_ones() -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse({"providers": {"x": {"preset": "mistrall", "base_url": "http://127.0.0.1:9/v1"}}})
+    assert "providers.x.preset: unknown preset 'mistrall'; expected one of 'anthropic', 'openai'" in str(caught.value)
+
+
 @pytest.fixture
 async def pair() -> AsyncIterator[tuple[FakeMistral, FakeCerebras]]:
     mistral, cerebras = await FakeMistral([KEY]).start(), await FakeCerebras([KEY]).start()
