@@ -36,6 +36,7 @@ class StrictChat(FakeUpstream):
         super().__init__()
         self.keys = set(keys)
         self.text = text
+        self.answered: list[dict[str, Any]] = []  # the chat bodies that passed the API's checks
         self.script = self._route
 
     def _route(self, record: Received) -> Reply:
@@ -48,6 +49,7 @@ class StrictChat(FakeUpstream):
         refused = self.refuse(record.body)
         if refused is not None:
             return refused
+        self.answered.append(record.body)
         return self.queue.pop(0) if self.queue else self.answer(record.body)
 
     def refuse(self, body: dict[str, Any]) -> Reply | None:
