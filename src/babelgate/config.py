@@ -13,13 +13,16 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
+from babelgate.provider_presets import PRESETS
 from babelgate.registry import BUILTIN_ADDONS, UPSTREAM_TYPES
 
 Strategy = Literal["round-robin", "fill-first", "sticky", "hybrid"]
 OPTIONAL_BASE_URL = frozenset({"bedrock"})  # types that derive `base_url` when it is left out
 DEFAULT_PORT = 8318
+ReasoningStyle = Literal["none", "effort", "budget", "builtin"]
+_FIELD_PATH = re.compile(r"(messages\[\]\.)?[A-Za-z_][A-Za-z0-9_]*")  # `name` or `messages[].name`
 
 
 class ConfigError(Exception):
@@ -38,6 +41,7 @@ class KeySpec(_Strict):
 
 
 class ProviderConfig(_Strict):
+    preset: str | None = None  # a provider_presets.py name: its type, base_url and settings are the defaults
     type: str = "openai"  # a key of registry.py UPSTREAM_TYPES
     base_url: str = ""  # required, except for the OPTIONAL_BASE_URL types
     api_keys: list[str | KeySpec] = Field(default_factory=list)
@@ -53,6 +57,44 @@ class ProviderConfig(_Strict):
     api_version: str | None = None  # azure-openai: the dated API's api-version; none means the v1 API
     region: str | None = None  # bedrock: the AWS region
     profile: str | None = None  # bedrock: the AWS profile; None: the standard credential chain
+    drop_fields: list[str] = Field(default_factory=list)  # openai: request fields the upstream rejects
+    rename_fields: dict[str, str] = Field(default_factory=dict)  # openai: request fields the upstream spells otherwise
+    tool_call_ids: Literal["any", "alnum9"] = "any"  # openai: alnum9 rewrites tool-call ids to 9 letters and digits
+    reasoning_field: Literal["reasoning_effort", "reasoning"] = "reasoning_effort"  # openai: how requested reasoning is sent
+
+    @model_validator(mode="before")
+    @classmethod
+    def _preset_defaults(cls, data: Any) -> Any:
+        """A known `preset` fills in what the provider leaves out. Headers merge, the provider's winning;
+        one it sets to "" is not sent."""
+        name = data.get("preset") if isinstance(data, dict) else None
+        preset = PRESETS.get(name) if isinstance(name, str) else None
+        if preset is None:  # no preset, or an unknown one (`_known_preset` says so)
+            return data
+        merged = {**preset.defaults, **data}
+        own = data.get("headers", {})
+        if isinstance(own, dict) and "headers" in preset.defaults:
+            merged["headers"] = {k: v for k, v in {**preset.defaults["headers"], **own}.items() if v != ""}
+        return merged
+
+    @field_validator("preset")
+    @classmethod
+    def _known_preset(cls, value: str | None) -> str | None:
+        if value is not None and value not in PRESETS:
+            raise ValueError(f"unknown preset {value!r}; expected one of {', '.join(repr(p) for p in PRESETS)}")
+        return value
+
+    @field_validator("drop_fields", "rename_fields")
+    @classmethod
+    def _field_paths(cls, value: list[str] | dict[str, str]) -> list[str] | dict[str, str]:
+        """Fields are `name` (top level) or `messages[].name` (on each message); a new name is a bare name."""
+        for name in value:
+            if not _FIELD_PATH.fullmatch(name):
+                raise ValueError(f"{name!r} is not a request field: write `name` or `messages[].name`")
+        for new in value.values() if isinstance(value, dict) else ():
+            if not _FIELD_PATH.fullmatch(new) or new.startswith("messages[]."):
+                raise ValueError(f"{new!r} is not a field name: a field is renamed in place, as `{{seed: random_seed}}`")
+        return value
 
     @field_validator("type")
     @classmethod
@@ -101,6 +143,16 @@ class StoreConfig(_Strict):
     path: str | None = None  # sqlite
 
 
+class ModelSpec(_Strict):
+    """What a model can do: the shipped table (models.yaml), the config's `models:` section, or discovery."""
+
+    context_window: int | None = Field(default=None, gt=0)
+    max_output: int | None = Field(default=None, gt=0)
+    vision: bool | None = None
+    tools: bool | None = None
+    reasoning: ReasoningStyle | None = None
+
+
 class Config(_Strict):
     server: ServerConfig = Field(default_factory=ServerConfig)
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
@@ -108,6 +160,13 @@ class Config(_Strict):
     routing: RoutingConfig = Field(default_factory=RoutingConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
     addons: dict[str, bool | dict[str, Any]] = Field(default_factory=dict)  # on/off, or on with options
+    models: dict[str, ModelSpec] = Field(default_factory=dict)  # capabilities by model id or glob, over the shipped table
+    _discovered: dict[str, ModelSpec] = PrivateAttr(default_factory=dict)  # what local servers said, by provider/model
+
+    @property
+    def discovered(self) -> dict[str, ModelSpec]:
+        """Capabilities that zero-config discovery read from local servers, by `provider/model` (never from the file)."""
+        return self._discovered
 
     @field_validator("addons")
     @classmethod

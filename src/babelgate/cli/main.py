@@ -110,11 +110,11 @@ def _supervise(cfg: Config, workers: int, log_level: str) -> None:
 
 
 @app.command()
-def models(config: str | None = typer.Option(None, "--config", "-c")) -> None:
-    """List the model names clients can ask for."""
-    cfg = load_config(config, announce=False)
-    for name in ModelResolver(cfg).available():
-        typer.echo(name)
+def models(config: str | None = typer.Option(None, "--config", "-c", help="Config file (else as `serve` finds one).")) -> None:
+    """List the models clients can ask for, with what each can do and where that came from."""
+    from babelgate.cli.models import show
+
+    show(load_config(config, announce=False))
 
 
 @app.command("check-config")

@@ -19,7 +19,9 @@ import time
 from collections.abc import Coroutine, Mapping
 from typing import Any
 
+from babelgate import ir
 from babelgate.call import Call
+from babelgate.capabilities import Catalog
 from babelgate.config import Config, Strategy
 from babelgate.errors import UpstreamError
 from babelgate.providers.base import Attempt, Credential, Reply, Upstream
@@ -39,6 +41,7 @@ class Router:
         self.config = config
         self.upstreams = upstreams
         self.resolver = ModelResolver(config)
+        self.catalog = Catalog(config)
         self.book = book
         self.pool = pool
         self.store = store
@@ -91,12 +94,20 @@ class Router:
         return None
 
     def _attempt(self, call: Call, target: Target, upstream: Upstream, credential: Credential) -> Attempt:
-        request = call.request
-        cap = upstream.max_tokens_cap(target.model)
-        if cap is not None and (request.max_tokens is None or request.max_tokens > cap):
-            request = dataclasses.replace(request, max_tokens=cap)
+        request = self._capped(call.request, target, upstream)
         raw = call.raw if call.inbound.name == upstream.dialect_for(target.model).name else None
         return Attempt(request, target.model, credential, call.headers, raw, call.hooks)
+
+    def _capped(self, request: ir.Request, target: Target, upstream: Upstream) -> ir.Request:
+        """The request with max_tokens within the provider's `max_tokens` (which also fills it in when the
+        client sent none), else within what the capability table knows of the model (which only clamps)."""
+        cap = upstream.max_tokens_cap(target.model)
+        if cap is None and request.max_tokens is not None:
+            limit = self.catalog.lookup(target.provider, target.model).output_limit(request)
+            cap = limit if limit is not None and request.max_tokens > limit else None
+        if cap is not None and (request.max_tokens is None or request.max_tokens > cap):
+            return dataclasses.replace(request, max_tokens=cap)
+        return request
 
     def _failed(self, call: Call, attempt: Attempt, error: UpstreamError) -> None:
         """Record a failure; raise it when no other credential can do better."""

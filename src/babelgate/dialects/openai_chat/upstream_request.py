@@ -29,19 +29,38 @@ def _content(parts: Sequence[ir.Part]) -> str | list[dict[str, Any]]:
     return blocks
 
 
+def _tool_turn_replies(messages: list[ir.Message]) -> set[int]:
+    """The assistant messages of the turns (from one user prompt to the next) in which tools were called.
+
+    DeepSeek's thinking mode wants the reasoning of exactly these back in every later request
+    (a 400 otherwise) and ignores the rest, so `echo_reasoning` sends it for these only."""
+    marked: set[int] = set()
+    turn: list[int] = []
+    called = False
+    for index, message in enumerate(messages):
+        if message.role == "user" and not all(isinstance(p, ir.ToolResultPart) for p in message.parts):
+            marked.update(turn if called else ())
+            turn, called = [], False
+        elif message.role == "assistant":
+            turn.append(index)
+            called = called or any(isinstance(p, ir.ToolCallPart) for p in message.parts)
+    marked.update(turn if called else ())
+    return marked
+
+
 def _encode_messages(request: ir.Request, options: EncodeOptions) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     if request.system:
         out.append({"role": "system", "content": "\n\n".join(p.text for p in request.system)})
-    for message in request.messages:
+    echoed = _tool_turn_replies(request.messages) if options.echo_reasoning else set()
+    for index, message in enumerate(request.messages):
         if message.role == "assistant":
             entry: dict[str, Any] = {"role": "assistant", "content": "".join(p.text for p in message.parts if isinstance(p, ir.TextPart))}
             calls = [_tool_call(p) for p in message.parts if isinstance(p, ir.ToolCallPart)]
             if calls:
                 entry["tool_calls"] = calls
-            reasoning = "".join(p.text for p in message.parts if isinstance(p, ir.ThinkingPart))
-            if reasoning and options.echo_reasoning:
-                entry["reasoning_content"] = reasoning
+            if index in echoed:  # "" when it was lost (another model's turn): the field must be there
+                entry["reasoning_content"] = "".join(p.text for p in message.parts if isinstance(p, ir.ThinkingPart))
             out.append(entry)
             continue
         if message.role == "system":

@@ -30,16 +30,48 @@ def _stop_reason(finish: str | None, has_tool_calls: bool) -> ir.StopReason:
     return FINISH_TO_STOP.get(finish or "stop", "end_turn")
 
 
+def _detail_text(detail: Any) -> str:
+    if not isinstance(detail, dict):
+        return ""
+    text = detail.get("text") if detail.get("type") == "reasoning.text" else detail.get("summary")
+    return text if isinstance(text, str) else ""
+
+
+def _reasoning(source: dict[str, Any]) -> str:
+    """Reasoning text as servers send it: `reasoning_content` (DeepSeek, vLLM), `reasoning` (OpenRouter,
+    Groq, Cerebras, Ollama), else the text and summaries of OpenRouter's `reasoning_details`."""
+    for key in ("reasoning_content", "reasoning"):
+        value = source.get(key)
+        if isinstance(value, str) and value:
+            return value
+    details = source.get("reasoning_details")
+    return "".join(_detail_text(d) for d in details) if isinstance(details, list) else ""
+
+
+def _content(content: Any) -> tuple[str, str]:
+    """(text, thinking) of a message's content: a string, or chunks (Mistral puts its reasoning in
+    `thinking` chunks, each a list of text chunks)."""
+    if isinstance(content, str):
+        return content, ""
+    if not isinstance(content, list):
+        return "", ""
+    chunks = [c for c in content if isinstance(c, dict)]
+    text = "".join(str(c.get("text") or "") for c in chunks if c.get("type") == "text")
+    inner = [t for c in chunks if c.get("type") == "thinking" and isinstance(c.get("thinking"), list) for t in c["thinking"]]
+    return text, "".join(str(t.get("text") or "") for t in inner if isinstance(t, dict))
+
+
 def parse_response(body: dict[str, Any]) -> ir.Response:
     choices = body.get("choices") or [{}]
     choice = choices[0]
     message = choice.get("message") or {}
     parts: list[ir.Part] = []
-    reasoning = message.get("reasoning_content") or message.get("reasoning")
-    if isinstance(reasoning, str) and reasoning:
+    text, thought = _content(message.get("content"))
+    reasoning = _reasoning(message) + thought
+    if reasoning:
         parts.append(ir.ThinkingPart(reasoning, family="openai"))
-    if message.get("content"):
-        parts.append(ir.TextPart(str(message["content"])))
+    if text:
+        parts.append(ir.TextPart(text))
     for call in message.get("tool_calls") or []:
         function = call.get("function") or {}
         call_id = str(call.get("id") or f"call_{uuid.uuid4().hex[:24]}")
@@ -125,12 +157,12 @@ class Parser(FrameParser):
                 self._close_block(out)
 
     def _delta(self, delta: dict[str, Any], out: list[ir.Event]) -> None:
-        reasoning = delta.get("reasoning_content") or delta.get("reasoning")
-        if isinstance(reasoning, str) and reasoning:
+        content, thought = _content(delta.get("content"))
+        reasoning = _reasoning(delta) + thought
+        if reasoning:
             self._ensure_block("thinking", out)
             out.append(ir.ThinkingDelta(self._open, text=reasoning, family="openai"))  # type: ignore[arg-type]
-        content = delta.get("content")
-        if isinstance(content, str) and content:
+        if content:
             self._ensure_block("text", out)
             out.append(ir.TextDelta(self._open, content))  # type: ignore[arg-type]
         for position, call in enumerate(delta.get("tool_calls") or []):
@@ -198,6 +230,13 @@ def stream_parser() -> Parser:
     return Parser()
 
 
+def _validation(detail: Any) -> str | None:
+    """A validation error list (`[{"loc": [...], "msg": ...}]`, Mistral's and vLLM's 422s) as `loc: msg` lines."""
+    if not isinstance(detail, list) or not all(isinstance(d, dict) and "msg" in d for d in detail):
+        return None
+    return "; ".join(f"{'.'.join(str(p) for p in d.get('loc') or [])}: {d['msg']}" for d in detail)
+
+
 def error_message(body: Any) -> str:
     if isinstance(body, dict):
         error = body.get("error")
@@ -205,8 +244,13 @@ def error_message(body: Any) -> str:
             return str(error.get("message") or error)
         if isinstance(error, str):
             return error
+        message = body.get("message")
+        if isinstance(message, dict | list):
+            return _validation(message.get("detail") if isinstance(message, dict) else message) or str(message)
         if "message" in body:
             return str(body["message"])
+        if "detail" in body:
+            return _validation(body["detail"]) or str(body["detail"])
     if isinstance(body, list) and body:
         return error_message(body[0])
     return str(body)[:500]
