@@ -11,9 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-PROJECT_URL = "https://github.com/babelgate/babelgate"
-# OpenRouter's app attribution: HTTP-Referer names the app, X-Title is its display name.
-OPENROUTER_HEADERS = {"HTTP-Referer": PROJECT_URL, "X-Title": "babelgate"}
+# OpenRouter's app attribution: X-Title is the app's display name; HTTP-Referer (the app's URL)
+# is the user's own to set in `headers`, as babelgate has no URL to claim.
+OPENROUTER_HEADERS = {"X-Title": "babelgate"}
 
 # Request fields of OpenAI's Chat Completions that each API's reference does not take.
 GROQ_REJECTS = ["logprobs", "top_logprobs", "logit_bias", "messages[].name", "messages[].reasoning_content"]
