@@ -7,8 +7,10 @@ for example `providers.openai.type: unknown provider type 'opneai'; expected one
 from __future__ import annotations
 
 import datetime
+import importlib.util
 import os
 import re
+import ssl
 from pathlib import Path
 from typing import Any, Literal
 
@@ -20,6 +22,7 @@ from babelgate.registry import BUILTIN_ADDONS, UPSTREAM_TYPES
 Strategy = Literal["round-robin", "fill-first", "sticky", "hybrid"]
 OPTIONAL_BASE_URL = frozenset({"bedrock"})  # types that derive `base_url` when it is left out
 DEFAULT_PORT = 8318
+PROXY_SCHEMES = ("http://", "https://", "socks5://", "socks5h://", "socks4://")
 
 
 class ConfigError(Exception):
@@ -53,6 +56,10 @@ class ProviderConfig(_Strict):
     api_version: str | None = None  # azure-openai: the dated API's api-version; none means the v1 API
     region: str | None = None  # bedrock: the AWS region
     profile: str | None = None  # bedrock: the AWS profile; None: the standard credential chain
+    deployments: dict[str, str] = Field(default_factory=dict)  # azure-openai*: model name -> deployment name
+    entra_scope: str | None = None  # the Microsoft Entra ID scope a keyless provider gets tokens for
+    proxy_url: str | None = None  # outbound proxy: http://, https://, socks5:// (aiohttp-socks)
+    ca_bundle: str | None = None  # a PEM file of the CAs trusted for this provider's TLS
 
     @field_validator("type")
     @classmethod
@@ -75,6 +82,28 @@ class ProviderConfig(_Strict):
         if not isinstance(value, str) or not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
+
+    @field_validator("proxy_url")
+    @classmethod
+    def _proxy_scheme(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(PROXY_SCHEMES):
+            raise ValueError(f"must start with {', '.join(PROXY_SCHEMES)}")
+        if value is not None and value.startswith("socks") and importlib.util.find_spec("aiohttp_socks") is None:
+            raise ValueError("a SOCKS proxy needs the aiohttp-socks package: pip install 'babelgate[socks]'")
+        return value
+
+    @field_validator("ca_bundle")
+    @classmethod
+    def _ca_bundle_loads(cls, value: str | None) -> str | None:
+        """The file must hold PEM certificates Python's ssl accepts (checked once, here)."""
+        if value is None:
+            return None
+        path = os.path.expanduser(value)
+        try:
+            ssl.create_default_context(cafile=path)
+        except (OSError, ssl.SSLError) as error:
+            raise ValueError(f"cannot load CA certificates from {value}: {getattr(error, 'strerror', None) or error}") from None
+        return path
 
     @model_validator(mode="after")
     def _base_url_given(self) -> ProviderConfig:
