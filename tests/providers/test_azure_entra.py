@@ -72,7 +72,7 @@ async def test_a_keyless_provider_signs_in_with_entra_id(
     azure: FakeAzure, identity: FakeManagedIdentity, gateway_factory: GatewayFactory, dated: bool, stream: bool
 ) -> None:
     gw = await gateway_factory(keyless(azure, dated))
-    sdk = anthropic.AsyncAnthropic(base_url=gw.url, api_key="client-key", max_retries=0)
+    sdk = anthropic.AsyncAnthropic(base_url=gw.url, api_key="client-key", max_retries=0, timeout=30)
     for _ in range(3):
         if stream:
             async with sdk.messages.stream(model="claude-sonnet-5-5", max_tokens=64, messages=HELLO) as events:
@@ -95,7 +95,7 @@ async def test_concurrent_first_requests_share_one_token_request(
     azure: FakeAzure, identity: FakeManagedIdentity, gateway_factory: GatewayFactory
 ) -> None:
     gw = await gateway_factory(keyless(azure))
-    client = openai.AsyncOpenAI(base_url=f"{gw.url}/v1", api_key="client-key", max_retries=0)
+    client = openai.AsyncOpenAI(base_url=f"{gw.url}/v1", api_key="client-key", max_retries=0, timeout=30)
     replies = await asyncio.gather(*(client.chat.completions.create(model="az/gpt-5", messages=HELLO) for _ in range(8)))
     assert [r.choices[0].message.content for r in replies] == ["Hello from Azure"] * 8
     assert len(identity.requests) == 1
@@ -107,7 +107,7 @@ async def test_a_token_is_renewed_when_it_is_due_and_not_before(
 ) -> None:
     identity.plan = [{"expires_in": 3600, "refresh_in": 0}]  # the first token: "renew me now"
     gw = await gateway_factory(keyless(azure))
-    client = openai.AsyncOpenAI(base_url=f"{gw.url}/v1", api_key="client-key", max_retries=0)
+    client = openai.AsyncOpenAI(base_url=f"{gw.url}/v1", api_key="client-key", max_retries=0, timeout=30)
     for _ in range(4):
         await client.chat.completions.create(model="az/gpt-5", messages=HELLO)
     first, second, third, fourth = (sent_token(azure, i) for i in range(4))
@@ -121,7 +121,7 @@ async def test_an_expired_token_gets_azures_401_and_is_not_sent_again(
     caplog.set_level(logging.DEBUG)
     identity.plan = [{"expires_in": -60}]  # the source hands out a token that has already expired
     gw = await gateway_factory(keyless(azure))
-    sdk = anthropic.AsyncAnthropic(base_url=gw.url, api_key="client-key", max_retries=0)
+    sdk = anthropic.AsyncAnthropic(base_url=gw.url, api_key="client-key", max_retries=0, timeout=30)
     with pytest.raises(anthropic.AuthenticationError) as caught:
         await sdk.messages.create(model="claude-opus-5-5", max_tokens=64, messages=HELLO)
     expired = sent_token(azure)
@@ -164,7 +164,7 @@ async def test_without_azure_identity_the_error_says_what_to_install(
         monkeypatch.setitem(sys.modules, module, None)  # as if the package were not installed
     gw = await gateway_factory(keyless(azure))
     assert "azure-identity is not installed" in caplog.text  # said at startup
-    sdk = anthropic.AsyncAnthropic(base_url=gw.url, api_key="client-key", max_retries=0)
+    sdk = anthropic.AsyncAnthropic(base_url=gw.url, api_key="client-key", max_retries=0, timeout=30)
     with pytest.raises(anthropic.AuthenticationError) as caught:
         await sdk.messages.create(model="claude-opus-5-5", max_tokens=64, messages=HELLO)
     message = caught.value.body["error"]["message"]  # type: ignore[index]

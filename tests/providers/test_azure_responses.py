@@ -66,7 +66,7 @@ async def test_openai_responses_sdk_passes_through_to_azure(
     azure: FakeAzure, gateway_factory: GatewayFactory, dated: bool, stream: bool
 ) -> None:
     gw = await gateway_factory(config(azure, "azure-openai-responses", dated))
-    client = openai.AsyncOpenAI(base_url=f"{gw.url}/v1", api_key="client-key", max_retries=0)
+    client = openai.AsyncOpenAI(base_url=f"{gw.url}/v1", api_key="client-key", max_retries=0, timeout=30)
     if stream:
         events = await client.responses.create(model="azure/gpt-5", input="hello", stream=True, store=False)
         seen = [event async for event in events]
@@ -84,7 +84,7 @@ async def test_openai_responses_sdk_passes_through_to_azure(
 @pytest.mark.parametrize("stream", [False, True])
 async def test_anthropic_sdk_through_azure_responses(azure: FakeAzure, gateway_factory: GatewayFactory, dated: bool, stream: bool) -> None:
     gw = await gateway_factory(config(azure, "azure-openai-responses", dated))
-    sdk = anthropic.AsyncAnthropic(base_url=gw.url, api_key="client-key", max_retries=0)
+    sdk = anthropic.AsyncAnthropic(base_url=gw.url, api_key="client-key", max_retries=0, timeout=30)
     if stream:
         async with sdk.messages.stream(model="claude-sonnet-5-5", system="Be brief.", max_tokens=128, messages=HELLO) as events:
             message = await events.get_final_message()
@@ -100,7 +100,7 @@ async def test_the_dated_responses_route_needs_a_version_that_has_it(azure: Fake
     data["providers"]["azure"]["api_version"] = "2024-10-21"  # a GA version from before the Responses API
     gw = await gateway_factory(data)
     with pytest.raises(anthropic.NotFoundError) as caught:
-        await anthropic.AsyncAnthropic(base_url=gw.url, api_key="k", max_retries=0).messages.create(
+        await anthropic.AsyncAnthropic(base_url=gw.url, api_key="k", max_retries=0, timeout=30).messages.create(
             model="claude-opus-5-5", max_tokens=64, messages=HELLO
         )
     assert "Resource not found" in caught.value.message
@@ -110,7 +110,7 @@ async def test_the_dated_responses_route_needs_a_version_that_has_it(azure: Fake
 @pytest.mark.parametrize("dated", [False, True])
 async def test_deployments_name_the_chat_route_and_body(azure: FakeAzure, gateway_factory: GatewayFactory, dated: bool) -> None:
     gw = await gateway_factory(config(azure, "azure-openai", dated))
-    client = openai.AsyncOpenAI(base_url=f"{gw.url}/v1", api_key="client-key", max_retries=0)
+    client = openai.AsyncOpenAI(base_url=f"{gw.url}/v1", api_key="client-key", max_retries=0, timeout=30)
     for model, deployment in (("azure/gpt-5", DEPLOYMENT), ("gpt-5-mini", "gpt-5-mini")):  # mapped, then unmapped
         completion = await client.chat.completions.create(model=model, messages=HELLO)
         assert completion.choices[0].message.content == "Hello from Azure"

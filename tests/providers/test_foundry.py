@@ -57,7 +57,7 @@ def config(fake: FakeFoundry, **provider: Any) -> dict[str, Any]:
 @pytest.mark.parametrize("stream", [False, True])
 async def test_anthropic_sdk_passes_through_to_foundry(foundry: FakeFoundry, gateway_factory: GatewayFactory, stream: bool) -> None:
     gw = await gateway_factory(config(foundry))
-    sdk = anthropic.AsyncAnthropic(base_url=gw.url, api_key="client-key", max_retries=0)
+    sdk = anthropic.AsyncAnthropic(base_url=gw.url, api_key="client-key", max_retries=0, timeout=30)
     betas = {"anthropic-beta": "interleaved-thinking-2025-05-14"}
     if stream:
         async with sdk.messages.stream(model="claude-sonnet-5-5", max_tokens=64, messages=HELLO, extra_headers=betas) as events:
@@ -75,7 +75,7 @@ async def test_anthropic_sdk_passes_through_to_foundry(foundry: FakeFoundry, gat
 
 async def test_openai_sdk_through_foundry(foundry: FakeFoundry, gateway_factory: GatewayFactory) -> None:
     gw = await gateway_factory(config(foundry))
-    client = openai.AsyncOpenAI(base_url=f"{gw.url}/v1", api_key="client-key", max_retries=0)
+    client = openai.AsyncOpenAI(base_url=f"{gw.url}/v1", api_key="client-key", max_retries=0, timeout=30)
     completion = await client.chat.completions.create(model=f"foundry/{DEPLOYMENT}", messages=HELLO, max_tokens=64)
     assert completion.choices[0].message.content == "Hello from Foundry"
     assert foundry.received[-1].body["max_tokens"] == 64
@@ -84,7 +84,7 @@ async def test_openai_sdk_through_foundry(foundry: FakeFoundry, gateway_factory:
 async def test_a_wrong_key_is_an_authentication_error_without_the_key(foundry: FakeFoundry, gateway_factory: GatewayFactory) -> None:
     gw = await gateway_factory(config(foundry, api_keys=[WRONG_KEY]))
     with pytest.raises(anthropic.AuthenticationError) as caught:
-        await anthropic.AsyncAnthropic(base_url=gw.url, api_key="client-key", max_retries=0).messages.create(
+        await anthropic.AsyncAnthropic(base_url=gw.url, api_key="client-key", max_retries=0, timeout=30).messages.create(
             model="claude-opus-5-5", max_tokens=64, messages=HELLO
         )
     message = caught.value.body["error"]["message"]  # type: ignore[index]
@@ -97,7 +97,7 @@ async def test_keyless_foundry_signs_in_with_entra_id_for_its_scope(
 ) -> None:
     # A loopback URL is not a Foundry host, so the scope is named; on *.services.ai.azure.com it is the default.
     gw = await gateway_factory(config(foundry, api_keys=[], entra_scope=FOUNDRY_SCOPE))
-    sdk = anthropic.AsyncAnthropic(base_url=gw.url, api_key="client-key", max_retries=0)
+    sdk = anthropic.AsyncAnthropic(base_url=gw.url, api_key="client-key", max_retries=0, timeout=30)
     for _ in range(2):
         async with sdk.messages.stream(model="claude-haiku-5-5", max_tokens=64, messages=HELLO) as events:
             assert (await events.get_final_message()).content[0].text == "Hello from Foundry"  # type: ignore[union-attr]

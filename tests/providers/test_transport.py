@@ -52,7 +52,7 @@ async def proxy() -> AsyncIterator[FakeHttpProxy]:
 
 async def ask(gateway_url: str, fake: FakeUpstream) -> str:
     fake.push(Reply(json=wire.completion("Hi there")))
-    client = openai.AsyncOpenAI(base_url=f"{gateway_url}/v1", api_key="client-key", max_retries=0)
+    client = openai.AsyncOpenAI(base_url=f"{gateway_url}/v1", api_key="client-key", max_retries=0, timeout=30)
     completion = await client.chat.completions.create(model="up/gpt-5", messages=HELLO)
     return completion.choices[0].message.content or ""
 
@@ -112,7 +112,7 @@ async def test_proxy_credentials_are_sent_to_the_proxy_and_never_shown(
     assert "proxy-authorization" not in upstream.received[-1].headers
     await proxy.stop()  # now the proxy is gone: the error names the failure, not the password
     gone = await gateway_factory(openai_config(upstream, provider={"proxy_url": with_user}, routing={"max_wait": 0}))
-    client = openai.AsyncOpenAI(base_url=f"{gone.url}/v1", api_key="client-key", max_retries=0)
+    client = openai.AsyncOpenAI(base_url=f"{gone.url}/v1", api_key="client-key", max_retries=0, timeout=30)
     with pytest.raises(openai.APIStatusError) as caught:
         await client.chat.completions.create(model="up/gpt-5", messages=HELLO)
     assert caught.value.status_code >= 500 and "unreachable" in caught.value.message
@@ -123,7 +123,7 @@ async def test_the_ca_bundle_decides_whether_the_upstream_is_trusted(
     https_upstream: FakeUpstream, ca: LocalCA, gateway_factory: GatewayFactory
 ) -> None:
     untrusted = await gateway_factory(openai_config(https_upstream, routing={"max_wait": 0}))
-    client = openai.AsyncOpenAI(base_url=f"{untrusted.url}/v1", api_key="client-key", max_retries=0)
+    client = openai.AsyncOpenAI(base_url=f"{untrusted.url}/v1", api_key="client-key", max_retries=0, timeout=30)
     with pytest.raises(openai.APIStatusError) as caught:
         await client.chat.completions.create(model="up/gpt-5", messages=HELLO)
     assert "certificate verify failed" in caught.value.message
