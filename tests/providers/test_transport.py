@@ -8,6 +8,7 @@ from a CA made at test time (tests/support/tls.py), which nothing trusts unless 
 from __future__ import annotations
 
 import base64
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -159,3 +160,10 @@ def test_config_checks_proxy_and_ca_bundle(tmp_path: Path) -> None:
     assert "cannot load CA certificates" in error(ca_bundle=str(tmp_path / "junk.pem"))
     ok = parse({"providers": {"up": {"type": "openai", "base_url": "https://x/v1", "proxy_url": "socks5h://127.0.0.1:1080"}}})
     assert ok.providers["up"].proxy_url == "socks5h://127.0.0.1:1080"
+
+
+def test_a_socks_proxy_without_aiohttp_socks_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "aiohttp_socks", None)  # as if the package were not installed
+    with pytest.raises(ConfigError) as caught:
+        parse({"providers": {"up": {"type": "openai", "base_url": "https://x/v1", "proxy_url": "socks5://127.0.0.1:1080"}}})
+    assert "providers.up.proxy_url" in str(caught.value) and "pip install 'babelgate[socks]'" in str(caught.value)
