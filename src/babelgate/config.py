@@ -7,8 +7,10 @@ for example `providers.openai.type: unknown provider type 'opneai'; expected one
 from __future__ import annotations
 
 import datetime
+import importlib.util
 import os
 import re
+import ssl
 from pathlib import Path
 from typing import Any, Literal
 
@@ -23,6 +25,7 @@ OPTIONAL_BASE_URL = frozenset({"bedrock"})  # types that derive `base_url` when 
 DEFAULT_PORT = 8318
 ReasoningStyle = Literal["none", "effort", "budget", "builtin"]
 _FIELD_PATH = re.compile(r"(messages\[\]\.)?[A-Za-z_][A-Za-z0-9_]*")  # `name` or `messages[].name`
+PROXY_SCHEMES = ("http://", "https://", "socks5://", "socks5h://", "socks4://")
 
 
 class ConfigError(Exception):
@@ -96,6 +99,11 @@ class ProviderConfig(_Strict):
                 raise ValueError(f"{new!r} is not a field name: a field is renamed in place, as `{{seed: random_seed}}`")
         return value
 
+    deployments: dict[str, str] = Field(default_factory=dict)  # azure-openai*: model name -> deployment name
+    entra_scope: str | None = None  # the Microsoft Entra ID scope a keyless provider gets tokens for
+    proxy_url: str | None = None  # outbound proxy: http://, https://, socks5:// (aiohttp-socks)
+    ca_bundle: str | None = None  # a PEM file of the CAs trusted for this provider's TLS
+
     @field_validator("type")
     @classmethod
     def _known_type(cls, value: str) -> str:
@@ -117,6 +125,28 @@ class ProviderConfig(_Strict):
         if not isinstance(value, str) or not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
+
+    @field_validator("proxy_url")
+    @classmethod
+    def _proxy_scheme(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(PROXY_SCHEMES):
+            raise ValueError(f"must start with {', '.join(PROXY_SCHEMES)}")
+        if value is not None and value.startswith("socks") and importlib.util.find_spec("aiohttp_socks") is None:
+            raise ValueError("a SOCKS proxy needs the aiohttp-socks package: pip install 'babelgate[socks]'")
+        return value
+
+    @field_validator("ca_bundle")
+    @classmethod
+    def _ca_bundle_loads(cls, value: str | None) -> str | None:
+        """The file must hold PEM certificates Python's ssl accepts (checked once, here)."""
+        if value is None:
+            return None
+        path = os.path.expanduser(value)
+        try:
+            ssl.create_default_context(cafile=path)
+        except (OSError, ssl.SSLError) as error:
+            raise ValueError(f"cannot load CA certificates from {value}: {getattr(error, 'strerror', None) or error}") from None
+        return path
 
     @model_validator(mode="after")
     def _base_url_given(self) -> ProviderConfig:

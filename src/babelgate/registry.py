@@ -22,6 +22,7 @@ UPSTREAM_TYPES: dict[str, str] = {
     "anthropic": "babelgate.providers.anthropic:AnthropicUpstream",
     "gemini": "babelgate.providers.gemini:GeminiUpstream",
     "azure-openai": "babelgate.providers.azure:AzureOpenAIUpstream",
+    "azure-openai-responses": "babelgate.providers.azure:AzureOpenAIResponsesUpstream",
     "bedrock": "babelgate.providers.bedrock:BedrockUpstream",
 }
 

@@ -12,6 +12,11 @@ script that first does what Azure does before any model runs:
   token on the dated API, so a key sent there is refused as an invalid token (a 401 in the
   token check's own `{"statusCode", "message"}` shape); the v1 API documents a key in
   `Authorization` as accepted, and so does this fake;
+- with a token source (`identity`, tests/fakes/entra.py), `Authorization: Bearer` also takes the
+  Microsoft Entra tokens it issued for https://cognitiveservices.azure.com, and only while they
+  last: an expired, foreign or other-audience token gets the same 401 as any bad token;
+- the Responses API: `/openai/v1/responses`, and the dated `/openai/responses?api-version=...`
+  (preview versions from 2025-03-01-preview on), both naming the deployment in the body's `model`;
 - a deployment the resource lacks is a 404 DeploymentNotFound;
 - anything else is a 404 "Resource not found".
 
@@ -25,9 +30,15 @@ from __future__ import annotations
 from typing import Any
 
 from tests.fakes import openai_wire as wire
+from tests.fakes import turns
+from tests.fakes.entra import FakeManagedIdentity
 from tests.fakes.upstream import FakeUpstream, Received, Reply
 
-API_VERSIONS = frozenset({"2024-06-01", "2024-10-21", "2024-12-01-preview", "2025-01-01-preview", "2025-04-01-preview"})
+API_VERSIONS = frozenset(
+    {"2024-06-01", "2024-10-21", "2024-12-01-preview", "2025-01-01-preview", "2025-03-01-preview", "2025-04-01-preview"}
+)
+RESPONSES_API_VERSIONS = frozenset({"2025-03-01-preview", "2025-04-01-preview"})
+AUDIENCE = "https://cognitiveservices.azure.com"
 V1_VERSIONS = frozenset({"v1", "preview"})
 MODEL = "gpt-4o-2024-08-06"
 
@@ -65,8 +76,15 @@ def prompt_filter_frame() -> dict[str, Any]:
 
 
 class FakeAzure(FakeUpstream):
-    def __init__(self, keys: tuple[str, ...], deployments: tuple[str, ...], text: str = "Hello from Azure") -> None:
+    def __init__(
+        self,
+        keys: tuple[str, ...],
+        deployments: tuple[str, ...],
+        text: str = "Hello from Azure",
+        identity: FakeManagedIdentity | None = None,
+    ) -> None:
         super().__init__()
+        self.identity = identity
         self.keys = set(keys)
         self.deployments = set(deployments)
         self.text = text
@@ -86,7 +104,8 @@ class FakeAzure(FakeUpstream):
             return not_found()
         if record.method == "GET" and route == ["models"]:
             return self._refused(record.headers, v1) or Reply(json=self._models())
-        if record.method == "POST" and v1 and route == ["chat", "completions"]:
+        responses = record.method == "POST" and route == ["responses"] and (v1 or version in RESPONSES_API_VERSIONS)
+        if (record.method == "POST" and v1 and route == ["chat", "completions"]) or responses:
             deployment = record.body.get("model") if isinstance(record.body, dict) else None
         elif record.method == "POST" and not v1 and len(route) == 4 and route[0] == "deployments" and route[2:] == ["chat", "completions"]:
             deployment = route[1]
@@ -97,14 +116,21 @@ class FakeAzure(FakeUpstream):
             return refused
         if deployment not in self.deployments:
             return azure_error(404, "DeploymentNotFound", NO_DEPLOYMENT)
-        return self.queue.pop(0) if self.queue else self._answer(record.body)
+        if self.queue:
+            return self.queue.pop(0)
+        if responses:
+            return turns.reply("openai-responses", turns.Turn(text=self.text), bool(record.body.get("stream")))
+        return self._answer(record.body)
 
     def _refused(self, headers: dict[str, str], v1: bool) -> Reply | None:
         """None when the request carries a key of this resource the way the API takes it."""
         if "api-key" in headers:
             return None if headers["api-key"] in self.keys else azure_error(401, "401", BAD_KEY)
-        bearer = headers.get("authorization", "").removeprefix("Bearer ")
+        authorization = headers.get("authorization", "")
+        bearer = authorization.removeprefix("Bearer ")
         if v1 and bearer in self.keys:
+            return None
+        if self.identity is not None and self.identity.check(authorization, AUDIENCE) is None:
             return None
         if bearer:  # refused as a Microsoft Entra token, in that check's own shape
             return Reply(401, {"statusCode": 401, "message": BAD_TOKEN})

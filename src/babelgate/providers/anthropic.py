@@ -1,10 +1,17 @@
-"""Anthropic Messages (`type: anthropic`): api.anthropic.com, or any server that speaks it."""
+"""Anthropic Messages (`type: anthropic`): api.anthropic.com, or any server that speaks it.
+
+Claude on Azure AI Foundry is this type too: `base_url: https://NAME.services.ai.azure.com/anthropic`
+(requests go to `/anthropic/v1/messages`) takes the key in `x-api-key`, as Anthropic's API does;
+without keys such a provider signs in with Microsoft Entra ID for `https://ai.azure.com/.default`
+(providers/entra.py).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
 from babelgate.dialects import anthropic
+from babelgate.providers.entra import FOUNDRY_SCOPE, is_foundry
 from babelgate.providers.http import HttpUpstream
 
 ANTHROPIC_VERSION = "2023-06-01"
@@ -18,6 +25,9 @@ class AnthropicUpstream(HttpUpstream):
 
     def url(self, model: str, stream: bool) -> str:
         return f"{self.api_root}/messages"
+
+    def entra_scope(self) -> str | None:
+        return self.config.entra_scope or (FOUNDRY_SCOPE if is_foundry(self.config.base_url) else None)
 
     def headers(self, client_headers: Mapping[str, str]) -> dict[str, str]:
         """The client's API version and beta features travel with its request."""

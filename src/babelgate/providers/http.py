@@ -13,6 +13,7 @@ A provider owns one pooled aiohttp session for its whole life; requests never op
 from __future__ import annotations
 
 import fnmatch
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -25,12 +26,15 @@ from babelgate import ir
 from babelgate.config import KeySpec, ProviderConfig
 from babelgate.dialects.base import Dialect, EncodeOptions
 from babelgate.errors import Kind, UpstreamError
+from babelgate.providers import transport
 from babelgate.providers.base import Attempt, Credential, Reply
 from babelgate.providers.classify import classify
+from babelgate.providers.entra import EntraTokens, EntraUnavailable, identity_installed
 from babelgate.providers.framing import Framing, SSEFraming
 from babelgate.providers.stream import READ_ERRORS, StreamReader, reason
 
 VERIFY_TIMEOUT = aiohttp.ClientTimeout(total=15)
+log = logging.getLogger("babelgate.upstream")
 
 
 @dataclass(slots=True)
@@ -59,6 +63,10 @@ class HttpUpstream:
         )
         self.credentials = [self._credential(i, spec) for i, spec in enumerate(config.api_keys)] or [self._keyless]
         self._session: aiohttp.ClientSession | None = None
+        scope = None if config.api_keys else self.entra_scope()
+        self.entra = EntraTokens(name, scope) if scope else None  # a keyless provider signs in with Microsoft Entra ID
+        if self.entra is not None and not identity_installed():
+            log.warning("provider %r has no api_keys and azure-identity is not installed: its requests will fail", name)
 
     # What a family says about itself.
 
@@ -68,6 +76,10 @@ class HttpUpstream:
     def headers(self, client_headers: Mapping[str, str]) -> dict[str, str]:
         """The headers of every request, before authentication."""
         return {"Content-Type": "application/json", **self.config.headers}
+
+    def entra_scope(self) -> str | None:
+        """The Microsoft Entra ID scope this provider signs in for when it has no keys (None: no credentials sent)."""
+        return self.config.entra_scope
 
     def framing(self) -> Framing:
         """What cuts this upstream's stream into frames."""
@@ -84,6 +96,11 @@ class HttpUpstream:
     async def authenticate(self, request: Outgoing, credential: Credential) -> None:
         if credential.key:
             request.headers[self.key_header] = self.key_format.format(credential.key)
+        elif self.entra is not None:
+            try:
+                request.headers["Authorization"] = f"Bearer {await self.entra.token()}"
+            except EntraUnavailable as error:
+                raise self.error(401, f"{self.name}: {error}") from None
 
     @cached_property
     def api_root(self) -> str:
@@ -123,15 +140,26 @@ class HttpUpstream:
 
     @property
     def session(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
+        if self._session is None or self._session.closed:  # its proxy and CAs are set up here, once (providers/transport.py)
             timeout = aiohttp.ClientTimeout(total=None, sock_connect=self.config.connect_timeout, sock_read=self.config.read_timeout)
-            connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, enable_cleanup_closed=True)
-            self._session = aiohttp.ClientSession(timeout=timeout, connector=connector, auto_decompress=True)
+            connector = transport.connector(self.config)
+            proxy = transport.session_proxy(self.config)
+            self._session = aiohttp.ClientSession(timeout=timeout, connector=connector, auto_decompress=True, proxy=proxy)
         return self._session
 
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()
+        if self.entra is not None:
+            await self.entra.close()
+
+    def redact(self, text: str, credential: Credential) -> str:
+        """`text` without the credential's key, the Entra ID token or the proxy's password."""
+        if credential.key:  # some upstreams echo the key they were given
+            text = text.replace(credential.key, credential.redacted)
+        if self.entra is not None:
+            text = self.entra.redact(text)
+        return transport.redact(text, self.config)
 
     def encode(self, attempt: Attempt) -> dict[str, Any]:
         dialect = self.dialect_for(attempt.model)
@@ -148,7 +176,8 @@ class HttpUpstream:
         try:
             response = await self.session.request(outgoing.method, outgoing.url, data=outgoing.body, headers=outgoing.headers)
         except (*READ_ERRORS, OSError) as error:
-            raise self.error(0, f"provider {self.name!r} is unreachable at {self.api_root}: {reason(error)}") from None
+            detail = self.redact(reason(error), attempt.credential)
+            raise self.error(0, f"provider {self.name!r} is unreachable at {self.api_root}: {detail}") from None
         try:
             if response.status >= 400:
                 raise await self._error_reply(response, attempt.credential)
@@ -168,9 +197,9 @@ class HttpUpstream:
             body: Any = orjson.loads(raw)
         except orjson.JSONDecodeError:
             body = raw.decode("utf-8", "replace")[:1000]
-        message = self.dialect.error_message(body)
-        if credential.key:  # some upstreams echo the key they were given
-            message = message.replace(credential.key, credential.redacted)
+        message = self.redact(self.dialect.error_message(body), credential)
+        if response.status == 401 and self.entra is not None and not credential.key:
+            self.entra.invalidate()  # a refused token is never sent again
         return self.error(response.status, f"{self.name} returned HTTP {response.status}: {message}", dict(response.headers), body)
 
     async def _whole(self, response: aiohttp.ClientResponse, attempt: Attempt) -> Reply:
@@ -201,12 +230,17 @@ class HttpUpstream:
     async def verify(self, credential: Credential) -> tuple[int, str]:
         """Ask for the model list, which costs no tokens: (status, detail); status 0 when unreachable."""
         outgoing = Outgoing("GET", self.models_url(), self.headers({}))
-        await self.authenticate(outgoing, credential)
+        try:
+            await self.authenticate(outgoing, credential)
+        except UpstreamError as error:
+            return error.upstream_status, error.message
         try:
             async with self.session.get(outgoing.url, headers=outgoing.headers, timeout=VERIFY_TIMEOUT) as response:
                 text = await response.text()
         except (*READ_ERRORS, OSError) as error:
-            return 0, f"unreachable: {reason(error)}"
+            return 0, f"unreachable: {self.redact(reason(error), credential)}"
         if response.status == 200:
             return 200, "ok"
-        return response.status, (text.replace(credential.key, credential.redacted) if credential.key else text)[:200]
+        if response.status == 401 and self.entra is not None and not credential.key:
+            self.entra.invalidate()
+        return response.status, self.redact(text, credential)[:200]

@@ -1,0 +1,60 @@
+"""How one provider's requests leave the machine: the CAs its TLS trusts and the proxy it goes through.
+
+Both are built once, with the provider's pooled session (providers/http.py), never per request.
+
+- `ca_bundle`: a PEM file whose CAs replace the system's for this provider's TLS (a corporate
+  root, a private endpoint's CA). Without it, the system's trust store, as aiohttp uses it.
+- `proxy_url`: `http://` and `https://` proxies are aiohttp's own (plain requests are forwarded,
+  TLS goes through a CONNECT tunnel; an `https://` proxy is itself reached over TLS, checked
+  against the same CAs). `socks5://`, `socks5h://` (names resolved by the proxy) and `socks4://`
+  need the aiohttp-socks package, whose connector dials through the proxy.
+
+A proxy URL may carry a user and password; `redact` keeps them out of messages.
+"""
+
+from __future__ import annotations
+
+import ssl
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+
+from babelgate.config import ProviderConfig
+
+
+def ssl_context(config: ProviderConfig) -> ssl.SSLContext | bool:
+    """The TLS verification for this provider: its own CAs, or aiohttp's default (True)."""
+    if config.ca_bundle:
+        return ssl.create_default_context(cafile=config.ca_bundle)
+    return True
+
+
+def is_socks(config: ProviderConfig) -> bool:
+    return bool(config.proxy_url and config.proxy_url.startswith("socks"))
+
+
+def connector(config: ProviderConfig) -> aiohttp.BaseConnector:
+    """The provider's one connector: pooled, its CAs, and for a SOCKS proxy the proxy's dialer."""
+    options: dict[str, Any] = {"limit": 0, "ttl_dns_cache": 300, "enable_cleanup_closed": True, "ssl": ssl_context(config)}
+    if is_socks(config):
+        from aiohttp_socks import ProxyConnector  # the config checked that it is installed
+
+        url = str(config.proxy_url)
+        remote_dns = url.startswith("socks5h://")
+        return ProxyConnector.from_url(url.replace("socks5h://", "socks5://", 1), rdns=remote_dns or None, **options)
+    return aiohttp.TCPConnector(**options)
+
+
+def session_proxy(config: ProviderConfig) -> str | None:
+    """The proxy aiohttp's session sends through (a SOCKS proxy lives in the connector instead)."""
+    return None if is_socks(config) else config.proxy_url
+
+
+def redact(text: str, config: ProviderConfig) -> str:
+    """`text` without the proxy's password (aiohttp's errors may name the proxy URL)."""
+    if config.proxy_url:
+        password = urlsplit(config.proxy_url).password
+        if password:
+            text = text.replace(password, "****")
+    return text
