@@ -46,6 +46,9 @@ class MemoryUpstream:
         self.outcomes: dict[str, Outcome] = {}
         self.attempts: list[Attempt] = []
 
+    def dialect_for(self, model: str) -> Dialect:
+        return self.dialect
+
     async def send(self, attempt: Attempt) -> Reply:
         self.attempts.append(attempt)
         return self.outcomes.get(attempt.credential.id, ok)(attempt)

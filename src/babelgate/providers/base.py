@@ -93,6 +93,10 @@ class Upstream(Protocol):
 
     def __init__(self, name: str, config: ProviderConfig) -> None: ...
 
+    def dialect_for(self, model: str) -> Dialect:
+        """The wire format `model` is spoken in (`dialect`, except for families that serve several)."""
+        ...
+
     async def send(self, attempt: Attempt) -> Reply: ...
 
     async def verify(self, credential: Credential) -> tuple[int, str]:

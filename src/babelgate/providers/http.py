@@ -65,6 +65,9 @@ class HttpUpstream:
     def url(self, model: str, stream: bool) -> str:
         raise NotImplementedError
 
+    def dialect_for(self, model: str) -> Dialect:
+        return self.dialect
+
     def headers(self, client_headers: Mapping[str, str]) -> dict[str, str]:
         """The headers of every request, before authentication."""
         return {"Content-Type": "application/json", **self.config.headers}

@@ -95,7 +95,7 @@ class Router:
         cap = upstream.max_tokens_cap(target.model)
         if cap is not None and (request.max_tokens is None or request.max_tokens > cap):
             request = dataclasses.replace(request, max_tokens=cap)
-        raw = call.raw if call.inbound.name == upstream.dialect.name else None
+        raw = call.raw if call.inbound.name == upstream.dialect_for(target.model).name else None
         return Attempt(request, target.model, credential, call.headers, raw, call.hooks)
 
     def _failed(self, call: Call, attempt: Attempt, error: UpstreamError) -> None:
