@@ -12,12 +12,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from babelgate.registry import BUILTIN_ADDONS, UPSTREAM_TYPES
 
 Strategy = Literal["round-robin", "fill-first", "sticky", "hybrid"]
 DEFAULT_PORT = 8318
+DEFAULT_BASE_URL_TYPES = frozenset({"vertex"})  # provider types that know their endpoint without `base_url`
 
 
 class ConfigError(Exception):
@@ -37,7 +38,7 @@ class KeySpec(_Strict):
 
 class ProviderConfig(_Strict):
     type: str = "openai"  # a key of registry.py UPSTREAM_TYPES
-    base_url: str
+    base_url: str = ""  # required except for DEFAULT_BASE_URL_TYPES
     api_keys: list[str | KeySpec] = Field(default_factory=list)
     models: list[str] = Field(default_factory=list)
     max_tokens: int | dict[str, int] | None = None
@@ -48,6 +49,9 @@ class ProviderConfig(_Strict):
     connect_timeout: float = Field(default=10.0, gt=0)
     read_timeout: float = Field(default=600.0, gt=0)
     strategy: Strategy | None = None
+    project: str | None = None  # vertex: the Google Cloud project
+    location: str = "global"  # vertex: `global` or a region such as us-east5
+    credentials_file: str | None = None  # vertex: a service-account JSON; default: Application Default Credentials
 
     @field_validator("type")
     @classmethod
@@ -56,12 +60,29 @@ class ProviderConfig(_Strict):
             raise ValueError(f"unknown provider type {value!r}; expected one of {', '.join(repr(t) for t in UPSTREAM_TYPES)}")
         return value
 
+    @field_validator("base_url", mode="before")
+    @classmethod
+    def _null_is_unset(cls, value: Any) -> Any:
+        return "" if value is None else value
+
     @field_validator("base_url")
     @classmethod
     def _strip_slash(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
+        if value and not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _family_keys(self) -> ProviderConfig:
+        if not self.base_url and self.type not in DEFAULT_BASE_URL_TYPES:
+            raise ValueError(f"base_url is required for type {self.type!r}")
+        if self.type == "vertex" and not self.project:
+            raise ValueError("project is required for type 'vertex'")
+        if not re.fullmatch(r"[a-z][a-z0-9-]*", self.location):
+            raise ValueError(f"location {self.location!r} is not a Google Cloud location (global, us-east5, europe-west1, ...)")
+        if self.type == "vertex" and self.api_keys:
+            raise ValueError("type 'vertex' takes Google credentials (credentials_file, or Application Default Credentials), not api_keys")
+        return self
 
 
 class ServerConfig(_Strict):

@@ -21,6 +21,7 @@ UPSTREAM_TYPES: dict[str, str] = {
     "openai-responses": "babelgate.providers.responses:OpenAIResponsesUpstream",
     "anthropic": "babelgate.providers.anthropic:AnthropicUpstream",
     "gemini": "babelgate.providers.gemini:GeminiUpstream",
+    "vertex": "babelgate.providers.vertex:VertexUpstream",
 }
 
 BUILTIN_ADDONS: dict[str, str] = {
