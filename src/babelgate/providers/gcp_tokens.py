@@ -5,7 +5,7 @@ its `token_uri` is where google-auth asks for tokens), or Application Default Cr
 (`google.auth.default()`: GOOGLE_APPLICATION_CREDENTIALS, gcloud's ADC file, the metadata
 server). It keeps one access token and refreshes it shortly before it expires, never per
 request, one refresh at a time: concurrent requests wait under one lock for the refresh under
-way. google-auth refreshes synchronously (its requests transport), so the refresh runs in a
+way. google-auth refreshes synchronously (over requests), so the refresh runs in a
 worker thread and the event loop never waits on it. A refresh survives the cancellation of the
 request that started it: the next caller joins it rather than starting another.
 
@@ -24,8 +24,7 @@ from typing import Any
 try:
     import google.auth
     import requests
-    from google.auth import exceptions
-    from google.auth.transport.requests import Request
+    from google.auth import exceptions, transport
 except ImportError as missing:  # an optional extra
     raise ImportError(f"provider type 'vertex' needs google-auth: pip install 'babelgate[vertex]' ({missing})") from None
 
@@ -56,12 +55,39 @@ class _Token:
         self.refresh_at = expires_at - min(MARGIN, max(expires_at - now, 0.0) * MARGIN_SHARE)
 
 
-class _BoundedRequest(Request):
-    """google-auth's requests transport with every call bounded by TOKEN_TIMEOUT."""
+class _Response(transport.Response):
+    def __init__(self, response: requests.Response) -> None:
+        self._response = response
+
+    @property
+    def status(self) -> int:
+        return self._response.status_code
+
+    @property
+    def headers(self) -> Any:
+        return self._response.headers
+
+    @property
+    def data(self) -> bytes:
+        return self._response.content
+
+
+class _Transport(transport.Request):
+    """google-auth's transport interface over one pooled requests session, every call bounded by
+    TOKEN_TIMEOUT. Not google-auth's own requests transport: that one logs request bodies at debug
+    level when the `google` logger is configured, and the body of a token request is the signed
+    assertion, a credential in itself."""
+
+    def __init__(self, session: requests.Session) -> None:
+        self._session = session
 
     def __call__(self, url: str, method: str = "GET", body: Any = None, headers: Any = None, timeout: Any = None, **kwargs: Any) -> Any:
         bounded = TOKEN_TIMEOUT if timeout is None else min(timeout, TOKEN_TIMEOUT)
-        return super().__call__(url, method, body, headers, bounded, **kwargs)  # type: ignore[no-untyped-call]
+        try:
+            response = self._session.request(method, url, data=body, headers=headers, timeout=bounded, **kwargs)
+        except requests.RequestException as error:
+            raise exceptions.TransportError(scrub(str(error))[:300] or type(error).__name__) from None  # type: ignore[no-untyped-call]
+        return _Response(response)
 
 
 def scrub(text: str) -> str:
@@ -77,6 +103,7 @@ class GoogleTokens:
         self._lock = asyncio.Lock()
         self._job: asyncio.Future[_Token] | None = None
         self._http = requests.Session()
+        self._transport = _Transport(self._http)
 
     def _fresh(self) -> _Token | None:
         token = self._token
@@ -112,7 +139,7 @@ class GoogleTokens:
         try:
             if self._credentials is None:
                 self._credentials = self._load()
-            self._credentials.refresh(_BoundedRequest(self._http))
+            self._credentials.refresh(self._transport)
         except exceptions.RefreshError as error:
             detail = scrub(str(error.args[0] if error.args else error))
             if error.retryable:  # the endpoint failed (a 5xx, a timeout), not the credentials
