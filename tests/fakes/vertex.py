@@ -127,6 +127,8 @@ class VertexFake(FakeUpstream):
         self.tokens: dict[str, float] = {}  # access token -> when it expires
         self.token_hits = 0  # token requests, granted or not
         self.token_gate: asyncio.Event | None = None  # when set, token requests wait for it
+        self.token_requested = asyncio.Event()
+        self.assertions: list[str] = []  # every JWT assertion received
         self.expired_events: dict[str, asyncio.Event] = {}
         self.rejected: list[tuple[int, Any]] = []  # what was refused, and the body it got
         self.used_tokens: list[str] = []  # the token of every request let through
@@ -153,12 +155,14 @@ class VertexFake(FakeUpstream):
 
     async def _token(self, request: web.Request) -> web.Response:
         self.token_hits += 1
+        self.token_requested.set()
         if self.token_gate is not None:
             await self.token_gate.wait()
         form = await request.post()
         if form.get("grant_type") != JWT_BEARER:
             return self._oauth_error("unsupported_grant_type", f"Invalid grant_type: {form.get('grant_type', '')}")
-        problem = self._assertion_problem(str(form.get("assertion", "")))
+        self.assertions.append(str(form.get("assertion", "")))
+        problem = self._assertion_problem(self.assertions[-1])
         if problem is not None:
             return self._oauth_error(*problem)
         token = f"ya29.c.{secrets.token_urlsafe(48)}"
