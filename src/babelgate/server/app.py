@@ -17,7 +17,7 @@ from babelgate.config import Config
 from babelgate.dialects import anthropic, openai_chat
 from babelgate.dialects.base import Dialect
 from babelgate.errors import GatewayError, Kind
-from babelgate.server import bedrock_inbound, vertex_inbound
+from babelgate.server import azure_inbound, bedrock_inbound, vertex_inbound
 from babelgate.server.admin import account_limits_handler
 from babelgate.server.errors import error_response, internal_error
 from babelgate.server.gateway import GATEWAY, Gateway
@@ -44,6 +44,8 @@ def _responses() -> Dialect:
 
 
 def dialect_for_path(path: str) -> Dialect:
+    if azure_inbound.owns(path):
+        return _responses() if path.endswith("/responses") else openai_chat
     if path.startswith("/v1/chat/completions"):
         return openai_chat
     if path.startswith("/v1/responses"):
@@ -65,7 +67,8 @@ def _client_key(request: web.Request) -> str | None:
     auth = request.headers.get("Authorization", "")
     if auth.lower().startswith("bearer "):
         return auth[7:].strip()
-    return request.headers.get("x-api-key") or request.headers.get("x-goog-api-key") or request.query.get("key")
+    headers = request.headers
+    return headers.get("x-api-key") or headers.get("api-key") or headers.get("x-goog-api-key") or request.query.get("key")
 
 
 def _authorized(request: web.Request, keys: list[str]) -> bool:
@@ -193,5 +196,6 @@ def build_app(config: Config, gateway: Gateway | None = None) -> web.Application
     router.add_get("/account-limits", account_limits_handler)
     bedrock_inbound.add_routes(router)
     vertex_inbound.add_routes(router)
+    azure_inbound.add_routes(router)
     router.add_route("*", "/{tail:.*}", not_found)
     return app
