@@ -12,7 +12,7 @@ import pytest
 from aiohttp import web
 
 from babelgate.config import Config, parse
-from babelgate.server.app import RUNNER_OPTIONS, build_app
+from babelgate.server.app import ACCEPT_BACKLOG, RUNNER_OPTIONS, build_app
 from babelgate.server.gateway import Gateway
 from babelgate.store.memory import MemoryStore
 from tests.fakes.upstream import FakeUpstream
@@ -41,7 +41,7 @@ async def start_gateway(config: Config, store: Any = None) -> RunningGateway:
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    await web.SockSite(runner, sock).start()
+    await web.SockSite(runner, sock, backlog=ACCEPT_BACKLOG).start()
     return RunningGateway(f"http://127.0.0.1:{port}", gateway, runner)
 
 

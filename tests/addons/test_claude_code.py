@@ -28,7 +28,7 @@ async def test_the_billing_header_leaves_the_translated_request(name: str) -> No
     raw = fixture(name)
     call = Call(anthropic, anthropic.parse_request(raw), {}, raw=raw)
     assert call.request.system[0].text.startswith(BILLING_HEADER)
-    assert await addon().request(call) is None
+    assert addon().request(call) is None
     assert [p.text for p in call.request.system] == [b["text"] for b in raw["system"][1:]]  # the prompt blocks, in order
 
 

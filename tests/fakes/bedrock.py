@@ -38,6 +38,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import ReadOnlyCredentials
 
+from babelgate.server.app import ACCEPT_BACKLOG
 from tests.fakes import bedrock_wire as wire
 
 SIGNATURE_MISMATCH = (
@@ -113,7 +114,7 @@ class FakeBedrock:
         sock = socket.socket()
         sock.bind(("127.0.0.1", 0))
         self.port = sock.getsockname()[1]
-        await web.SockSite(self._runner, sock).start()
+        await web.SockSite(self._runner, sock, backlog=ACCEPT_BACKLOG).start()
         return self
 
     async def stop(self) -> None:

@@ -23,6 +23,8 @@ from typing import Any
 
 from aiohttp import web
 
+from babelgate.server.app import ACCEPT_BACKLOG
+
 API_VERSION = "2019-08-01"
 CLIENT_ID = "5a2f1c7e-0b9d-4e61-9a0c-3d8b7f6e2a11"
 TENANT_ID = "0d4b2e9a-7c31-4f58-b6a2-91e3c5d7f804"
@@ -68,7 +70,7 @@ class FakeManagedIdentity:
         sock = socket.socket()
         sock.bind(("127.0.0.1", 0))
         self.port = sock.getsockname()[1]
-        await web.SockSite(self._runner, sock).start()
+        await web.SockSite(self._runner, sock, backlog=ACCEPT_BACKLOG).start()
         return self
 
     async def stop(self) -> None:

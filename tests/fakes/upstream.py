@@ -18,6 +18,8 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from babelgate.server.app import ACCEPT_BACKLOG
+
 
 @dataclass
 class Reply:
@@ -70,7 +72,7 @@ class FakeUpstream:
         sock.bind(("127.0.0.1", 0))
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.port = sock.getsockname()[1]
-        site = web.SockSite(self._runner, sock, ssl_context=self.ssl_context)
+        site = web.SockSite(self._runner, sock, ssl_context=self.ssl_context, backlog=ACCEPT_BACKLOG)
         await site.start()
         return self
 

@@ -3,7 +3,7 @@
 An addon subclasses `Addon` and overrides the hooks it needs; the chain calls only those.
 A hook that raises is logged with its traceback and skipped: an addon never fails a request.
 
-- `request(call)`: before routing. May rewrite `call.request` (and `call.raw`, the client's body
+- `request(call)` (plain or async): before routing. May rewrite `call.request` (and `call.raw`, the client's body
   for same-dialect pass-through), or answer the request itself by returning an `ir.Response`:
   the first answer wins and no upstream is called.
 - `upstream_request(attempt, body)`: the JSON body of each upstream try, editable in place.
@@ -14,8 +14,9 @@ A hook that raises is logged with its traceback and skipped: an addon never fail
 
 from __future__ import annotations
 
+import inspect
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
@@ -47,7 +48,8 @@ class Addon:
     def __init__(self, context: Context) -> None:
         self.context = context
 
-    async def request(self, call: Call) -> ir.Response | None:
+    def request(self, call: Call) -> ir.Response | Awaitable[ir.Response | None] | None:
+        """Plain or `async def`: a hook that needs I/O awaits, the others cost no coroutine."""
         return None
 
     def upstream_request(self, attempt: Attempt, body: dict[str, Any]) -> None:
@@ -81,7 +83,8 @@ class Addons:
     async def request(self, call: Call) -> ir.Response | None:
         for name, hook in self._request:
             try:
-                answer: ir.Response | None = await hook(call)
+                given = hook(call)
+                answer: ir.Response | None = await given if inspect.isawaitable(given) else given
             except Exception:
                 _failed(name, "request")
                 continue

@@ -19,7 +19,7 @@ BILLING_HEADER = "x-anthropic-billing-header:"
 class ClaudeCode(Addon):
     name = "claude_code"
 
-    async def request(self, call: Call) -> ir.Response | None:
+    def request(self, call: Call) -> ir.Response | None:
         if any(part.text.startswith(BILLING_HEADER) for part in call.request.system):
             call.request.system = [part for part in call.request.system if not part.text.startswith(BILLING_HEADER)]
         return None

@@ -53,7 +53,7 @@ class Signatures(Addon):
         super().__init__(context)
         self.cache = SignatureCache()
 
-    async def request(self, call: Call) -> ir.Response | None:
+    def request(self, call: Call) -> ir.Response | None:
         self.cache.restore(call.request)
         return None
 

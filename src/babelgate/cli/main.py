@@ -40,7 +40,7 @@ def _configure_logging(level: str) -> None:
 def _run_worker(cfg: Config, reuse_port: bool, log_level: str) -> None:
     from aiohttp import web
 
-    from babelgate.server.app import RUNNER_OPTIONS, build_app
+    from babelgate.server.app import ACCEPT_BACKLOG, RUNNER_OPTIONS, build_app
 
     _configure_logging(log_level)
     # Everything imported now lives as long as the process: keep the collector off it, and
@@ -60,6 +60,7 @@ def _run_worker(cfg: Config, reuse_port: bool, log_level: str) -> None:
         host=cfg.server.host,
         port=cfg.server.port,
         print=None,
+        backlog=ACCEPT_BACKLOG,
         **RUNNER_OPTIONS,
         reuse_port=reuse_port or None,
     )

@@ -28,6 +28,9 @@ ADMIN_PATHS = ("/account-limits",)
 # How the server runs its handlers: a client that disconnects cancels its handler, and with it
 # the upstream request (no tokens generated for nobody). One line per request is logged by `guard`.
 RUNNER_OPTIONS: dict[str, Any] = {"handler_cancellation": True, "access_log": None}
+# Connections waiting to be accepted. aiohttp's default (128) overflows under a burst of clients, and
+# on Linux an overflowing connection is not refused: it stalls in retransmits for seconds to minutes.
+ACCEPT_BACKLOG = 1024
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -80,7 +83,6 @@ def _authorized(request: web.Request, keys: list[str]) -> bool:
 async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Authenticate, log one line, and turn every failure into a 4xx/5xx in the caller's dialect."""
     started = time.perf_counter()
-    write = error_writer(request.path)
     server = request.app[GATEWAY].config.server
     keys = [server.admin_key] if server.admin_key and request.path.startswith(ADMIN_PATHS) else server.api_keys
     try:
@@ -88,13 +90,14 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
             raise GatewayError(401, Kind.AUTHENTICATION, "missing or invalid API key for this gateway (server.api_keys / server.admin_key)")
         response = await handler(request)
     except GatewayError as error:
-        response = write(error)
+        response = error_writer(request.path)(error)
     except web.HTTPRequestEntityTooLarge as error:
-        response = write(GatewayError(413, Kind.TOO_LARGE, f"request body is too large: {error.text}"))
+        response = error_writer(request.path)(GatewayError(413, Kind.TOO_LARGE, f"request body is too large: {error.text}"))
     except web.HTTPException as error:
-        response = write(GatewayError(error.status, Kind.INVALID_REQUEST if error.status < 500 else Kind.UPSTREAM, error.reason))
+        kind = Kind.INVALID_REQUEST if error.status < 500 else Kind.UPSTREAM
+        response = error_writer(request.path)(GatewayError(error.status, kind, error.reason))
     except Exception as exc:  # a bug of ours: never a traceback to the client
-        response = write(internal_error(request, exc))
+        response = error_writer(request.path)(internal_error(request, exc))
     elapsed = (time.perf_counter() - started) * 1000
     log.info("%s %s %s %.1fms %s", request.method, request.path, response.status, elapsed, _route(request.get(CALL)))
     return response
