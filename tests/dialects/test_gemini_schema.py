@@ -81,6 +81,36 @@ def test_root_self_reference_and_unresolved_reference() -> None:
     assert cleaned["properties"]["other"] == {"description": "Unresolved reference other.json#/x."}
 
 
+def _nodes(schema: Any) -> int:
+    if isinstance(schema, dict):
+        return 1 + sum(_nodes(v) for v in schema.values())
+    if isinstance(schema, list):
+        return sum(_nodes(v) for v in schema)
+    return 0
+
+
+def test_recursion_through_any_of_and_all_of_is_cut_once() -> None:
+    """A ref expanded inside anyOf/allOf stays on the path: `#` under an anyOf must not expand again below it."""
+    schema = {"type": "object", "properties": {c: {"anyOf": [{"$ref": "#"}, {"type": "null"}]} for c in "abc"}}
+    cleaned = clean_schema(schema)
+    _assert_gemini_valid(cleaned)
+    inner = cleaned["properties"]["a"]
+    assert inner["nullable"] is True and set(inner["properties"]) == {"a", "b", "c"}
+    assert "Recursive reference" in inner["properties"]["a"]["description"]  # cut at the second level, not the 24th
+    merged = clean_schema({"type": "object", "properties": {c: {"allOf": [{"$ref": "#"}]} for c in "ab"}})
+    assert "Recursive reference" in merged["properties"]["a"]["properties"]["a"]["description"]
+
+
+def test_a_dag_of_shared_refs_is_expanded_within_a_bounded_size() -> None:
+    """Each level refers to the next three times: 3**20 paths. The output stays bounded and valid."""
+    defs: dict[str, Any] = {f"L{i}": {"type": "object", "properties": {c: {"$ref": f"#/$defs/L{i + 1}"} for c in "abc"}} for i in range(20)}
+    defs["L20"] = {"type": "string"}
+    cleaned = clean_schema({"type": "object", "properties": {"x": {"$ref": "#/$defs/L0"}}, "$defs": defs})
+    _assert_gemini_valid(cleaned)
+    assert _nodes(cleaned) < 50_000
+    assert cleaned["properties"]["x"]["properties"]["a"]["properties"]["a"]["type"] == "OBJECT"  # depth first, then cut
+
+
 def test_const_type_arrays_and_nullable() -> None:
     schema = {
         "type": "object",

@@ -48,6 +48,7 @@ DESCRIBED = {
 FORMATS = {"STRING": {"enum", "date-time"}, "NUMBER": {"float", "double"}, "INTEGER": {"int32", "int64"}}
 TYPE_RANK = {"OBJECT": 50, "ARRAY": 40, "INTEGER": 25, "NUMBER": 20, "STRING": 15, "BOOLEAN": 10}
 MAX_DEPTH = 24
+MAX_NODES = 5000  # refs shared in a DAG may still fan out: past this many nodes the rest is described, not expanded
 
 
 def _note(value: Any) -> str:
@@ -68,6 +69,7 @@ def _add_description(out: dict[str, Any], *notes: str) -> None:
 class _Cleaner:
     def __init__(self, root: dict[str, Any]) -> None:
         self.root = root
+        self.budget = MAX_NODES
 
     def _lookup(self, ref: str) -> dict[str, Any] | None:
         if not ref.startswith("#"):
@@ -100,14 +102,15 @@ class _Cleaner:
 
     def clean(self, node: Any, stack: tuple[str, ...] = (), depth: int = 0) -> dict[str, Any]:
         node, stack = self.resolve(node, stack)
-        if depth > MAX_DEPTH:
+        self.budget -= 1
+        if depth > MAX_DEPTH or self.budget < 0:
             return {k: v for k, v in node.items() if k == "description"}
         notes: list[str] = []
         for _ in range(MAX_DEPTH):
             if isinstance(node.get("allOf"), list):
-                node = self._merge_all(node, stack)
+                node, stack = self._merge_all(node, stack)
             elif isinstance(node.get("anyOf"), list) or isinstance(node.get("oneOf"), list):
-                node = self._pick(node, "anyOf" if isinstance(node.get("anyOf"), list) else "oneOf", stack, notes)
+                node, stack = self._pick(node, "anyOf" if isinstance(node.get("anyOf"), list) else "oneOf", stack, notes)
             else:
                 break
         out: dict[str, Any] = {}
@@ -144,12 +147,15 @@ class _Cleaner:
         _add_description(out, *notes)
         return {k: out[k] for k in sorted(out, key=_key_order)}
 
-    def _merge_all(self, node: dict[str, Any], stack: tuple[str, ...]) -> dict[str, Any]:
+    def _merge_all(self, node: dict[str, Any], stack: tuple[str, ...]) -> tuple[dict[str, Any], tuple[str, ...]]:
+        """The allOf branches merged, and the stack grown by every ref they expanded (so none re-expands below)."""
         merged: dict[str, Any] = {k: v for k, v in node.items() if k != "allOf"}
+        expanded = stack
         for branch in node["allOf"]:
-            part, _ = self.resolve(branch, stack)
+            part, part_stack = self.resolve(branch, stack)
             if isinstance(part.get("allOf"), list):
-                part = self._merge_all(part, stack)
+                part, part_stack = self._merge_all(part, part_stack)
+            expanded = (*expanded, *(ref for ref in part_stack if ref not in expanded))
             for key, value in part.items():
                 if key == "properties" and isinstance(value, dict):
                     existing = merged.get("properties") or {}
@@ -158,24 +164,27 @@ class _Cleaner:
                     merged["required"] = list(dict.fromkeys([*(merged.get("required") or []), *value]))
                 else:
                     merged.setdefault(key, value)
-        return merged
+        return merged, expanded
 
-    def _pick(self, node: dict[str, Any], key: str, stack: tuple[str, ...], notes: list[str]) -> dict[str, Any]:
+    def _pick(
+        self, node: dict[str, Any], key: str, stack: tuple[str, ...], notes: list[str]
+    ) -> tuple[dict[str, Any], tuple[str, ...]]:
+        """The best anyOf/oneOf branch, with the stack of refs expanded to reach it."""
         rest = {k: v for k, v in node.items() if k != key}
-        branches = [self.resolve(b, stack)[0] for b in node[key]]
-        real = [b for b in branches if b.get("type") != "null" and b.get("const", 0) is not None]
-        if len(real) < len(branches):
+        resolved = [self.resolve(b, stack) for b in node[key]]
+        real = [(b, s) for b, s in resolved if b.get("type") != "null" and b.get("const", 0) is not None]
+        if len(real) < len(resolved):
             rest["nullable"] = True
         if not real:
-            return rest
-        best = max(real, key=_score)
-        others = sorted({_type_name(b).lower() for b in real if b is not best} - {_type_name(best).lower()})
+            return rest, stack
+        best, stack = max(real, key=lambda pair: _score(pair[0]))
+        others = sorted({_type_name(b).lower() for b, _ in real if b is not best} - {_type_name(best).lower()})
         if others:
             notes.append(f"Also accepts: {', '.join(others)}.")
         merged = {**best, **{k: v for k, v in rest.items() if k not in ("description",)}}
         if rest.get("description") or best.get("description"):
             merged["description"] = " ".join(str(d) for d in (rest.get("description"), best.get("description")) if d)
-        return merged
+        return merged, stack
 
     def _type(self, node: dict[str, Any], out: dict[str, Any], notes: list[str]) -> bool:
         """Set `out["type"]`; True when null is allowed."""
