@@ -166,9 +166,7 @@ class _Cleaner:
                     merged.setdefault(key, value)
         return merged, expanded
 
-    def _pick(
-        self, node: dict[str, Any], key: str, stack: tuple[str, ...], notes: list[str]
-    ) -> tuple[dict[str, Any], tuple[str, ...]]:
+    def _pick(self, node: dict[str, Any], key: str, stack: tuple[str, ...], notes: list[str]) -> tuple[dict[str, Any], tuple[str, ...]]:
         """The best anyOf/oneOf branch, with the stack of refs expanded to reach it."""
         rest = {k: v for k, v in node.items() if k != key}
         resolved = [self.resolve(b, stack) for b in node[key]]
