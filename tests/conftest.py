@@ -8,8 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import anthropic
+import openai
 import pytest
 from aiohttp import web
+from google.genai import _api_client as genai_api_client
 
 from babelgate.config import Config, parse
 from babelgate.server.app import ACCEPT_BACKLOG, RUNNER_OPTIONS, build_app
@@ -43,6 +46,33 @@ async def start_gateway(config: Config, store: Any = None) -> RunningGateway:
     port = sock.getsockname()[1]
     await web.SockSite(runner, sock, backlog=ACCEPT_BACKLOG).start()
     return RunningGateway(f"http://127.0.0.1:{port}", gateway, runner)
+
+
+@pytest.fixture(autouse=True)
+async def _close_sdk_clients(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[None]:
+    """Every async SDK client a test creates is closed when the test ends, never by the garbage collector.
+
+    A dropped client is closed by its own `__del__`, which schedules `aclose()` as a task. In the same
+    collection the client's idle connections (anyio pauses their reading, so the selector does not hold
+    them) are finalised too, and asyncio's transport finaliser closes the socket without leaving the
+    selector. The file descriptor is then free, and the next socket opened (often a test's listening
+    socket) gets its number; when the scheduled `aclose()` finally aborts the old transport, asyncio
+    removes the reader of that number: the new server stops accepting, and its clients wait forever.
+    """
+    opened: list[Any] = []
+    for base in (anthropic._base_client.AsyncAPIClient, openai._base_client.AsyncAPIClient, genai_api_client.BaseApiClient):
+        monkeypatch.setattr(base, "__init__", _recording(base.__init__, opened))
+    yield
+    for client in opened:
+        await (client.aclose() if isinstance(client, genai_api_client.BaseApiClient) else client.close())
+
+
+def _recording(init: Callable[..., None], opened: list[Any]) -> Callable[..., None]:
+    def recorded(self: Any, *args: Any, **kwargs: Any) -> None:
+        init(self, *args, **kwargs)
+        opened.append(self)
+
+    return recorded
 
 
 @pytest.fixture
