@@ -21,7 +21,7 @@ from babelgate.provider_presets import PRESETS
 from babelgate.registry import BUILTIN_ADDONS, UPSTREAM_TYPES
 
 Strategy = Literal["round-robin", "fill-first", "sticky", "hybrid"]
-OPTIONAL_BASE_URL = frozenset({"bedrock"})  # types that derive `base_url` when it is left out
+OPTIONAL_BASE_URL = frozenset({"bedrock", "vertex"})  # types that derive `base_url` when it is left out
 DEFAULT_PORT = 8318
 ReasoningStyle = Literal["none", "effort", "budget", "builtin"]
 _FIELD_PATH = re.compile(r"(messages\[\]\.)?[A-Za-z_][A-Za-z0-9_]*")  # `name` or `messages[].name`
@@ -103,6 +103,9 @@ class ProviderConfig(_Strict):
     entra_scope: str | None = None  # the Microsoft Entra ID scope a keyless provider gets tokens for
     proxy_url: str | None = None  # outbound proxy: http://, https://, socks5:// (aiohttp-socks)
     ca_bundle: str | None = None  # a PEM file of the CAs trusted for this provider's TLS
+    project: str | None = None  # vertex: the Google Cloud project
+    location: str = "global"  # vertex: `global` or a region such as us-east5
+    credentials_file: str | None = None  # vertex: a service-account JSON; default: Application Default Credentials
 
     @field_validator("type")
     @classmethod
@@ -151,7 +154,13 @@ class ProviderConfig(_Strict):
     @model_validator(mode="after")
     def _base_url_given(self) -> ProviderConfig:
         if not self.base_url and self.type not in OPTIONAL_BASE_URL:
-            raise ValueError("base_url: field required")
+            raise ValueError(f"base_url is required for type {self.type!r}")
+        if self.type == "vertex" and not self.project:
+            raise ValueError("project is required for type 'vertex'")
+        if not re.fullmatch(r"[a-z][a-z0-9-]*", self.location):
+            raise ValueError(f"location {self.location!r} is not a Google Cloud location (global, us-east5, europe-west1, ...)")
+        if self.type == "vertex" and self.api_keys:
+            raise ValueError("type 'vertex' takes Google credentials (credentials_file, or Application Default Credentials), not api_keys")
         return self
 
 

@@ -24,6 +24,7 @@ UPSTREAM_TYPES: dict[str, str] = {
     "azure-openai": "babelgate.providers.azure:AzureOpenAIUpstream",
     "azure-openai-responses": "babelgate.providers.azure:AzureOpenAIResponsesUpstream",
     "bedrock": "babelgate.providers.bedrock:BedrockUpstream",
+    "vertex": "babelgate.providers.vertex:VertexUpstream",
 }
 
 BUILTIN_ADDONS: dict[str, str] = {

@@ -266,12 +266,16 @@ def test_cloud_code_quota_exhausted_with_reset() -> None:
     "message",
     [
         "Resource has been exhausted (e.g. check quota).",
-        "Resource exhausted. Please try again later.",
         "Quota exceeded for aiplatform.googleapis.com/generate_content_requests_per_minute_per_project_per_base_model with base model: x",
     ],
 )
 def test_gemini_short_window_exhaustion_is_a_rate_limit(message: str) -> None:
     assert run(429, gemini(429, "RESOURCE_EXHAUSTED", message)).reason is Reason.RATE_LIMIT
+
+
+def test_vertex_shared_pool_exhaustion_is_capacity() -> None:
+    """Vertex's pay-as-you-go 429: the shared pool has no room now, not this credential's limit (docs: error-code-429)."""
+    assert run(429, gemini(429, "RESOURCE_EXHAUSTED", "Resource exhausted. Please try again later.")).reason is Reason.CAPACITY
 
 
 def test_gemini_unavailable() -> None:

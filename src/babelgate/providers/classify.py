@@ -18,6 +18,11 @@ The formats it knows (from the providers' API references):
   violations (`quotaId` such as GenerateRequestsPerDayPerProjectPerModel-FreeTier,
   `quotaDimensions` with or without a `model`) and `google.rpc.ErrorInfo` reasons
   (API_KEY_INVALID, QUOTA_EXHAUSTED, RATE_LIMIT_EXCEEDED, MODEL_CAPACITY_EXHAUSTED).
+- Vertex AI, in the same Google shape: a 429 "Resource exhausted, please try again later." is
+  the shared pay-as-you-go pool running dry (capacity); "Quota exceeded for
+  aiplatform.googleapis.com/<metric> with base model: <m>" is a per-minute quota of that model
+  unless the metric is daily; 400 FAILED_PRECONDITION "Project ... is not allowed to use
+  Publisher Model ..." means the model is not enabled for the project.
 """
 
 from __future__ import annotations
@@ -68,8 +73,11 @@ _BILLING_TEXT = re.compile(
 )
 _QUOTA_TEXT = re.compile(r"exceeded your current quota|quota (?:exceeded|exhausted|reached|will reset)|out of quota|usage limit", re.I)
 _SHORT_WINDOW_TEXT = re.compile(r"per[ _-]?(?:min(?:ute)?|second)(?![a-z])|\b[rt]pm\b", re.I)
-_CAPACITY_TEXT = re.compile(r"overloaded|capacity", re.I)
-_MODEL_TEXT = re.compile(r"model[_ ]not[_ ]found|model\b.*\b(?:does not exist|not found)|not found for api version", re.I)
+_CAPACITY_TEXT = re.compile(r"overloaded|capacity|resource exhausted[,.]? please try again later", re.I)
+_MODEL_TEXT = re.compile(
+    r"model[_ ]not[_ ]found|model\b.*\b(?:does not exist|not found)|not found for api version|not allowed to use publisher model", re.I
+)
+_VERTEX_METRIC = re.compile(r"aiplatform\.googleapis\.com/(\w+)", re.I)  # Vertex names the quota it hit
 _ACCOUNT_TEXT = re.compile(r"\b(?:organi[sz]ation|account|project)(?:'s)?\b", re.I)
 _OPENAI_MODEL_LIMIT = re.compile(r"rate limit reached for (?!requests\b|tokens\b)\S+ in (?:organization|project)", re.I)
 _DAILY_QUOTA = re.compile(r"per[_ ]?day|daily|per[_ ]?month|monthly|spend", re.I)
@@ -131,6 +139,9 @@ def _quota_reason(s: _Signals) -> Reason | None:
     if _BILLING_TEXT.search(s.text):
         return Reason.QUOTA
     if s.status == 429 and _QUOTA_TEXT.search(s.text):
+        metric = _VERTEX_METRIC.search(s.text)
+        if metric is not None:  # Vertex's generative AI quotas are per minute unless the metric says otherwise
+            return Reason.QUOTA if _DAILY_QUOTA.search(metric.group(1)) else Reason.RATE_LIMIT
         return Reason.RATE_LIMIT if _SHORT_WINDOW_TEXT.search(s.text) else Reason.QUOTA
     return None
 
