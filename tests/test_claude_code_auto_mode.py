@@ -63,7 +63,8 @@ def script(outside: Path) -> Any:
 def _run_auto_mode(url: str, project: Path) -> subprocess.CompletedProcess[str]:
     home = Path(tempfile.mkdtemp(prefix="babelgate-auto-home-"))
     args = [str(claude_binary()), "-p", "set things up", "--permission-mode", "auto", "--output-format", "stream-json", "--verbose"]
-    return subprocess.run(args, cwd=project, env=isolated_env(url, home), stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=150)
+    env = isolated_env(url, home)
+    return subprocess.run(args, cwd=project, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=150)
 
 
 async def test_auto_mode_verdicts_come_from_the_configured_classifier(
