@@ -13,13 +13,20 @@ from pathlib import Path
 import typer
 
 from babelgate import config as config_module
-from babelgate.cli import accounts
+from babelgate.cli import accounts, claude
 from babelgate.cli.load import console, load_config
 from babelgate.config import Config, ConfigError
 from babelgate.routing.models import ModelResolver
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="babelgate: any AI client, any model, one port.")
 app.add_typer(accounts.app, name="accounts")
+app.add_typer(claude.app, name="claude-code")
+
+
+@app.command("claude", context_settings=claude.PASSTHROUGH, add_help_option=False)
+def claude_command(context: typer.Context) -> None:
+    """Run Claude Code (`claude`, with all its arguments) through this gateway, starting it in the background if needed."""
+    claude.run_claude(list(context.args))
 
 
 def _print_claude_code_lines(cfg: Config) -> None:
