@@ -240,10 +240,10 @@ def test_transient_failures_cool_briefly_then_the_whole_credential(clock: Clock,
     assert wait_out(book, clock, "k1", "z") == 30
 
 
-def test_success_resets_the_transient_count(clock: Clock, book: CooldownBook) -> None:
+def test_a_finished_answer_resets_the_transient_count(clock: Clock, book: CooldownBook) -> None:
     for model in ("a", "b"):
         book.record_failure("k1", model, fail(Reason.SERVER, status=500))
-    book.record_success("k1", "a")
+    book.record_finished("k1")
     entry = book.record_failure("k1", "c", fail(Reason.SERVER, status=500))
     assert entry is not None and entry.model == "c"
 
