@@ -17,7 +17,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
-from babelgate.config_upstream import DEFAULT_UPSTREAM, Limits, TimeoutOverrides, UpstreamConfig, migrate_legacy, problem, resolve
+from babelgate.config_upstream import DEFAULT_UPSTREAM, Limits, TimeoutOverrides, UpstreamConfig, migrate_legacy, resolve
 from babelgate.provider_presets import PRESETS
 from babelgate.registry import BUILTIN_ADDONS, UPSTREAM_TYPES
 
@@ -219,13 +219,9 @@ class Config(_Strict):
 
     @model_validator(mode="after")
     def _provider_limits(self) -> Config:
-        """Each provider's limits, resolved once over the `upstream:` defaults, and checked."""
-        if trouble := problem(resolve(self.upstream)):
-            raise ValueError(f"upstream.{trouble}")
-        for name, provider in self.providers.items():
+        """Each provider's limits, resolved once over the `upstream:` defaults."""
+        for provider in self.providers.values():
             provider._limits = resolve(self.upstream, provider)
-            if trouble := problem(provider._limits):
-                raise ValueError(f"providers.{name}: {trouble}")
         return self
 
     @field_validator("addons")

@@ -85,15 +85,6 @@ def resolve(defaults: UpstreamConfig, own: Any = None) -> Limits:
     )
 
 
-def problem(limits: Limits) -> str | None:
-    """What makes a set of limits contradictory, if anything."""
-    if limits.first_byte > limits.total:
-        return f"timeouts.first_byte ({limits.first_byte:g}) is longer than timeouts.total ({limits.total:g})"
-    if limits.idle > limits.total:
-        return f"timeouts.idle ({limits.idle:g}) is longer than timeouts.total ({limits.total:g})"
-    return None
-
-
 def migrate_legacy(data: dict[str, Any]) -> dict[str, Any]:
     """The older provider keys, still read: `connect_timeout` is `timeouts.connect`; `read_timeout` (the
     silence allowed between bytes, the wait for the headers included) is `timeouts.first_byte` and `idle`."""

@@ -28,7 +28,10 @@ class SSEFraming:
         self._decoder = sse.SSEDecoder(max_event)
 
     def feed(self, chunk: bytes) -> list[str]:
-        return [event.data for event in self._decoder.decode(chunk)]
+        try:
+            return [event.data for event in self._decoder.decode(chunk)]
+        except ValueError as error:
+            raise ValueError(f"{error} (max_event_mb)") from None
 
     def flush(self) -> list[str]:
         return [event.data for event in self._decoder.flush()]

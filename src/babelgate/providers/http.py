@@ -247,7 +247,7 @@ class HttpUpstream:
         except (ValueError, TypeError, KeyError, AttributeError) as error:
             wrong, parsed = reason(error), None
         if parsed is None:
-            raise self.error(502, f"{self.name} sent a {response.status} that is not a {dialect.name} response: {wrong}")
+            raise self.error(502, f"{self.name} sent a {response.status} that is not a valid {dialect.name} response: {wrong}")
         response.release()
         return Reply(attempt.passthrough, response=parsed, body=raw)
 

@@ -127,7 +127,11 @@ class StreamReader:
                 return
             last_byte = quiet_since = loop.time()
             if chunk := self._recoded(raw):
-                yield chunk, self._parse(chunk)
+                events = self._parse(chunk)
+                if self._broken:  # an unreadable frame: its error in the gateway's words (never half a frame), and the end
+                    yield b"", events
+                    return
+                yield chunk, events
 
     def _recoded(self, raw: bytes) -> bytes:
         return raw if self._recode is None else self._recode.feed(raw)
