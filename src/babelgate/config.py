@@ -17,6 +17,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
+from babelgate.config_upstream import DEFAULT_UPSTREAM, Limits, TimeoutOverrides, UpstreamConfig, migrate_legacy, resolve
 from babelgate.provider_presets import PRESETS
 from babelgate.registry import BUILTIN_ADDONS, UPSTREAM_TYPES
 
@@ -54,8 +55,11 @@ class ProviderConfig(_Strict):
     reasoning_effort: bool = False
     echo_reasoning: bool = False
     headers: dict[str, str] = Field(default_factory=dict)
-    connect_timeout: float = Field(default=10.0, gt=0)
-    read_timeout: float = Field(default=600.0, gt=0)
+    timeouts: TimeoutOverrides = Field(default_factory=TimeoutOverrides)  # over `upstream.timeouts`
+    max_connections: int | None = Field(default=None, ge=1)  # None: `upstream.max_connections`, and so on
+    max_response_mb: float | None = Field(default=None, gt=0)
+    max_event_mb: float | None = Field(default=None, gt=0)
+    keepalive: float | None = Field(default=None, ge=0)
     strategy: Strategy | None = None
     api_version: str | None = None  # azure-openai: the dated API's api-version; none means the v1 API
     region: str | None = None  # bedrock: the AWS region
@@ -65,6 +69,20 @@ class ProviderConfig(_Strict):
     tool_call_ids: Literal["any", "alnum9"] = "any"  # openai: alnum9 rewrites tool-call ids to 9 letters and digits
     reasoning_field: Literal["reasoning_effort", "reasoning"] = "reasoning_effort"  # openai: how requested reasoning is sent
     auto_stream: bool = False  # ask for a stream even when the client did not, and answer it whole (providers/http.py)
+
+    _limits: Limits | None = PrivateAttr(default=None)  # set by `Config` from its `upstream:` section
+
+    @property
+    def limits(self) -> Limits:
+        """Timeouts and sizes for this provider: its own keys over the `upstream:` defaults."""
+        if self._limits is None:
+            self._limits = resolve(DEFAULT_UPSTREAM, self)
+        return self._limits
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_timeouts(cls, data: Any) -> Any:
+        return migrate_legacy(data) if isinstance(data, dict) else data
 
     @model_validator(mode="before")
     @classmethod
@@ -215,6 +233,7 @@ class Config(_Strict):
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
     aliases: dict[str, str | list[str]] = Field(default_factory=dict)
     routing: RoutingConfig = Field(default_factory=RoutingConfig)
+    upstream: UpstreamConfig = Field(default_factory=UpstreamConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
     addons: dict[str, bool | dict[str, Any]] = Field(default_factory=dict)  # on/off, or on with options
     models: dict[str, ModelSpec] = Field(default_factory=dict)  # capabilities by model id or glob, over the shipped table
@@ -224,6 +243,13 @@ class Config(_Strict):
     def discovered(self) -> dict[str, ModelSpec]:
         """Capabilities that zero-config discovery read from local servers, by `provider/model` (never from the file)."""
         return self._discovered
+
+    @model_validator(mode="after")
+    def _provider_limits(self) -> Config:
+        """Each provider's limits, resolved once over the `upstream:` defaults."""
+        for provider in self.providers.values():
+            provider._limits = resolve(self.upstream, provider)
+        return self
 
     @field_validator("addons")
     @classmethod

@@ -19,12 +19,23 @@ class SSEEvent:
 
 
 class SSEDecoder:
-    def __init__(self) -> None:
-        self._buffer = b""
+    """`max_event`, when given, bounds an event's data and any one line (in characters and bytes
+    alike): past it, `decode` raises ValueError. A line split over many chunks is kept in pieces and
+    joined once, so a long line costs its own length, not its length squared."""
+
+    def __init__(self, max_event: int | None = None) -> None:
+        self._tail: list[bytes] = []  # the pieces of a line not ended yet
+        self._tail_size = 0
         self._data: list[str] = []
+        self._data_size = 0
+        self._max = max_event
 
     def decode(self, chunk: bytes) -> list[SSEEvent]:
-        buffer = self._buffer + chunk
+        if b"\n" not in chunk and b"\r" not in chunk:
+            self._hold(chunk)
+            return []
+        buffer = b"".join((*self._tail, chunk)) if self._tail else chunk
+        self._tail, self._tail_size = [], 0
         # A lone \r ends a line too; hold a trailing \r until we see whether \n follows.
         keep_cr = buffer.endswith(b"\r")
         if keep_cr:
@@ -32,27 +43,35 @@ class SSEDecoder:
         if b"\r" in buffer:
             buffer = buffer.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
         lines = buffer.split(b"\n")
-        self._buffer = lines.pop() + (b"\r" if keep_cr else b"")
+        rest = lines.pop() + (b"\r" if keep_cr else b"")
         events: list[SSEEvent] = []
         for raw in lines:
             event = self._line(raw.decode("utf-8", "replace"))
             if event is not None:
                 events.append(event)
+        if rest:
+            self._hold(rest)
         return events
 
     def flush(self) -> list[SSEEvent]:
-        events = self.decode(b"\n") if self._buffer.strip(b"\r") else []
+        events = self.decode(b"\n") if any(part.strip(b"\r") for part in self._tail) else []
         if self._data:
             events.append(SSEEvent("\n".join(self._data)))
-            self._data = []
+            self._data, self._data_size = [], 0
         return events
+
+    def _hold(self, piece: bytes) -> None:
+        self._tail.append(piece)
+        self._tail_size += len(piece)
+        if self._max is not None and self._tail_size > self._max:
+            raise ValueError(f"an SSE line longer than {self._max} bytes")
 
     def _line(self, line: str) -> SSEEvent | None:
         if not line:  # dispatch, unless no data came (as the SSE spec says)
             if not self._data:
                 return None
             event = SSEEvent("\n".join(self._data))
-            self._data = []
+            self._data, self._data_size = [], 0
             return event
         if line[0] == ":":
             return None
@@ -61,6 +80,9 @@ class SSEDecoder:
             value = value[1:]
         if name == "data":
             self._data.append(value)
+            self._data_size += len(value)
+            if self._max is not None and self._data_size > self._max:
+                raise ValueError(f"an SSE event larger than {self._max} bytes")
         return None
 
 

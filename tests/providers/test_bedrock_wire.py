@@ -14,7 +14,7 @@ from botocore.config import Config as BotoConfig
 from botocore.exceptions import ClientError
 from botocore.session import Session
 
-from babelgate.providers.bedrock_invoke import anthropic_sse
+from babelgate.providers.bedrock_invoke import AnthropicSSE
 from babelgate.providers.eventstream import EventStreamFraming
 from tests.fakes import bedrock_wire as wire
 from tests.fakes.bedrock import SIGNATURE_MISMATCH, BedrockReply, FakeBedrock, invoke_stream
@@ -112,24 +112,18 @@ def test_framing_refuses_a_stream_cut_inside_a_message() -> None:
         framing.flush()
 
 
-async def test_invoke_stream_becomes_anthropic_sse() -> None:
-    async def pieces() -> AsyncIterator[bytes]:
-        for i in range(0, len(STREAM), 11):
-            yield STREAM[i : i + 11]
-
-    sse = b"".join([piece async for piece in anthropic_sse(pieces())])
+def test_invoke_stream_becomes_anthropic_sse() -> None:
+    recode = AnthropicSSE()
+    sse = b"".join([recode.feed(STREAM[i : i + 11]) for i in range(0, len(STREAM), 11)]) + recode.flush()
     frames = sse.split(b"\n\n")[:-1]
     assert frames[0].startswith(b"event: message_start\ndata: {")
     error = {"type": "error", "error": {"type": "rate_limit_error", "message": "throttlingException: Too many tokens"}}
     assert frames[-1] == b"event: error\ndata: " + orjson.dumps(error)
 
 
-async def test_invoke_stream_with_a_corrupt_message_ends_in_an_api_error() -> None:
+def test_invoke_stream_with_a_corrupt_message_ends_in_an_api_error() -> None:
     corrupt = bytearray(STREAM)
     corrupt[20] ^= 0xFF
-
-    async def once() -> AsyncIterator[bytes]:
-        yield bytes(corrupt)
-
-    sse = b"".join([piece async for piece in anthropic_sse(once())])
+    recode = AnthropicSSE()
+    sse = recode.feed(bytes(corrupt)) + recode.feed(STREAM) + recode.flush()
     assert sse.startswith(b'event: error\ndata: {"type":"error","error":{"type":"api_error","message":"the upstream sent an unreadable')

@@ -240,10 +240,10 @@ def test_transient_failures_cool_briefly_then_the_whole_credential(clock: Clock,
     assert wait_out(book, clock, "k1", "z") == 30
 
 
-def test_success_resets_the_transient_count(clock: Clock, book: CooldownBook) -> None:
+def test_a_finished_answer_resets_the_transient_count(clock: Clock, book: CooldownBook) -> None:
     for model in ("a", "b"):
         book.record_failure("k1", model, fail(Reason.SERVER, status=500))
-    book.record_success("k1", "a")
+    book.record_finished("k1")
     entry = book.record_failure("k1", "c", fail(Reason.SERVER, status=500))
     assert entry is not None and entry.model == "c"
 
@@ -298,3 +298,43 @@ def test_restore_keeps_the_later_until(book: CooldownBook) -> None:
     later = Entry("k1", "m", Reason.QUOTA, T0 + 1000, 2, 429)
     book.restore([later])
     assert book.blocked("k1", "m") == later
+
+
+# Outlier ejection: instabilities in a row bench the credential as UNSTABLE.
+
+
+def test_three_instabilities_in_a_row_bench_the_credential_as_unstable(clock: Clock, book: CooldownBook) -> None:
+    assert book.record_failure("k1", "a", fail(Reason.NETWORK, status=0)) is not None  # a timeout: 2 s on "a"
+    assert book.record_break("k1", "a") is None  # a stream broke mid-way: counted, nothing cools
+    entry = book.record_failure("k1", "b", fail(Reason.SERVER, status=500))
+    assert entry is not None and entry.model == ALL_MODELS and entry.reason is Reason.UNSTABLE
+    assert entry.status == "unstable" and wait_out(book, clock, "k1", "z") == 30
+
+
+def test_breaks_alone_bench_a_credential_even_though_every_stream_began_well(clock: Clock, book: CooldownBook) -> None:
+    for _ in range(2):
+        book.record_success("k1", "m")  # the first byte came: that is not a clean answer
+        assert book.record_break("k1", "m") is None
+    book.record_success("k1", "m")
+    entry = book.record_break("k1", "m")
+    assert entry is not None and entry.reason is Reason.UNSTABLE and entry.last_status == 200
+    assert book.blocked("k1", "other-model") == entry
+
+
+def test_each_bench_in_a_row_doubles_up_to_five_minutes(clock: Clock, book: CooldownBook) -> None:
+    lengths = []
+    for _ in range(2):
+        book.record_break("k1", "m")
+    for _ in range(6):
+        book.record_break("k1", "m")  # past the streak, each instability benches again
+        lengths.append(wait_out(book, clock, "k1", "m"))
+    assert lengths == [30, 60, 120, 240, 300, 300]
+    book.record_finished("k1")
+    assert book.record_break("k1", "m") is None  # one clean answer and the count starts over
+
+
+def test_a_clean_answer_between_breaks_keeps_the_credential_in(book: CooldownBook) -> None:
+    for _ in range(5):
+        assert book.record_break("k1", "m") is None
+        book.record_finished("k1")
+    assert book.blocked("k1", "m") is None

@@ -46,6 +46,17 @@ class NoHooks:
         return None
 
 
+class Outcome(Protocol):
+    """Hears how a served stream ended: `broke` is None for a clean end, else what broke it."""
+
+    def stream_ended(self, attempt: Attempt, broke: str | None) -> None: ...
+
+
+class NoOutcome:
+    def stream_ended(self, attempt: Attempt, broke: str | None) -> None:
+        return None
+
+
 @dataclass(slots=True)
 class Attempt:
     """One try of a request at one upstream model with one credential."""
@@ -56,6 +67,7 @@ class Attempt:
     client_headers: Mapping[str, str]  # the client's, case-insensitive
     raw: dict[str, Any] | None = None  # the client's own body when it speaks the upstream's dialect (pass-through)
     hooks: BodyHook = field(default_factory=NoHooks)
+    outcome: Outcome = field(default_factory=NoOutcome)
 
     @property
     def passthrough(self) -> bool:
@@ -66,14 +78,17 @@ class Attempt:
         return f"{self.credential.provider}/{self.model}"
 
 
-Chunks = AsyncIterator[tuple[bytes, list[ir.Event]]]
+Chunk = tuple[bytes, list[ir.Event]]
+Chunks = AsyncIterator[Chunk]
+KEEPALIVE: Chunk = (b"", [])  # the upstream is silent: the relay sends the client its dialect's ping
 
 
 @dataclass(slots=True)
 class Reply:
     """What an upstream sent back. A whole response (`response`, with its `body` bytes) or a stream
     (`chunks`: each piece of upstream bytes with the events parsed from it). A chunk of empty
-    bytes carries events the gateway made itself, such as the error for a stream that broke.
+    bytes carries events the gateway made itself, such as the error for a stream that broke; one with
+    no events either is `KEEPALIVE`.
     `passthrough` says the bytes are already in the client's dialect."""
 
     passthrough: bool

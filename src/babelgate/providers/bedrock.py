@@ -39,11 +39,11 @@ from babelgate.errors import UpstreamError
 from babelgate.providers import bedrock_errors
 from babelgate.providers.aws import AwsCredentials, CredentialsUnavailable, sign
 from babelgate.providers.base import Attempt, Credential
-from babelgate.providers.bedrock_invoke import anthropic_sse, invoke_body, is_anthropic
+from babelgate.providers.bedrock_invoke import AnthropicSSE, invoke_body, is_anthropic
 from babelgate.providers.classify import Reason
 from babelgate.providers.eventstream import EventStreamFraming
 from babelgate.providers.framing import SSEFraming
-from babelgate.providers.http import VERIFY_TIMEOUT, HttpUpstream, Outgoing
+from babelgate.providers.http import ERROR_TEXT_LIMIT, VERIFY_TIMEOUT, HttpUpstream, Outgoing
 from babelgate.providers.stream import READ_ERRORS, StreamReader, reason
 
 DEFAULT_REGION = "us-east-1"
@@ -84,8 +84,9 @@ class BedrockUpstream(HttpUpstream):
 
     def reader(self, response: aiohttp.ClientResponse, attempt: Attempt) -> StreamReader:
         if is_anthropic(attempt.model):
-            return StreamReader(self.name, anthropic_sse(response.content.iter_any()), SSEFraming(), anthropic.stream_parser())
-        return StreamReader(self.name, response.content.iter_any(), EventStreamFraming(), bedrock_converse.stream_parser())
+            framing = SSEFraming(self.config.limits.max_event_bytes)
+            return StreamReader(self.name, response.content, framing, anthropic.stream_parser(), AnthropicSSE())
+        return StreamReader(self.name, response.content, EventStreamFraming(), bedrock_converse.stream_parser())
 
     async def authenticate(self, request: Outgoing, credential: Credential) -> None:
         if credential.key:  # a Bedrock API key
@@ -98,11 +99,12 @@ class BedrockUpstream(HttpUpstream):
         sign(request.method, request.url, request.headers, request.body, credentials, self.region)
 
     def error(self, status: int, message: str, headers: dict[str, str] | None = None, body: Any = None) -> UpstreamError:
+        message = message[:ERROR_TEXT_LIMIT]
         failure = bedrock_errors.failure(status, headers or {}, body, message)
         return UpstreamError(self.name, status, message, failure=failure, headers=headers, body=body)
 
     async def _error_reply(self, response: aiohttp.ClientResponse, credential: Credential) -> UpstreamError:
-        status, headers, body = response.status, dict(response.headers), _json(await response.read())
+        status, headers, body = response.status, dict(response.headers), _json(await self.error_body(response))
         return self.error(status, self._message(status, headers, body, credential), headers, body)
 
     def _message(self, status: int, headers: Mapping[str, str], body: Any, credential: Credential) -> str:
@@ -120,7 +122,7 @@ class BedrockUpstream(HttpUpstream):
             return error.upstream_status, error.message
         try:
             async with self.session.get(outgoing.url, headers=outgoing.headers, timeout=VERIFY_TIMEOUT) as response:
-                status, headers, body = response.status, dict(response.headers), _json(await response.read())
+                status, headers, body = response.status, dict(response.headers), _json(await self.error_body(response))
         except (*READ_ERRORS, OSError) as error:
             return 0, f"unreachable: {reason(error)}"
         if status == 200:
@@ -135,4 +137,4 @@ def _json(raw: bytes) -> Any:
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError:
-        return raw.decode("utf-8", "replace")[:1000]
+        return raw.decode("utf-8", "replace")[:ERROR_TEXT_LIMIT]

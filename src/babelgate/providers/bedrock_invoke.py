@@ -6,7 +6,7 @@ bedrock-2023-05-31` and the client's `anthropic-beta` header values as `anthropi
 (Bedrock rejects some betas in the header). Bedrock also rejects the Messages API's top-level
 `tags` and its beta `request-tags-2026-08-21`, which only label usage: both are left out.
 
-The stream: each `chunk` event's `bytes` (base64) holds one Anthropic stream event. `anthropic_sse`
+The stream: each `chunk` event's `bytes` (base64) holds one Anthropic stream event. `AnthropicSSE`
 re-frames them as the Anthropic SSE they are, so the Anthropic parser reads them unchanged and an
 Anthropic client gets Bedrock's events byte for byte. An exception in the stream
 (`throttlingException`, ...) becomes Anthropic's `error` event, its message led by the exception's
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import base64
 import re
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -55,17 +55,34 @@ def invoke_body(body: dict[str, Any], client_headers: Mapping[str, str]) -> dict
     return body
 
 
-async def anthropic_sse(content: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-    """An InvokeModelWithResponseStream body as the Anthropic SSE it carries."""
-    framing = EventStreamFraming()
-    try:
-        async for chunk in content:
-            out = b"".join(_event(payload) for payload in framing.feed(chunk))
-            if out:
-                yield out
-        framing.flush()
-    except (ValueError, TypeError, KeyError, AttributeError) as error:
-        yield _error(Kind.UPSTREAM, f"the upstream sent an unreadable event-stream message ({error})")
+class AnthropicSSE:
+    """An InvokeModelWithResponseStream body recoded, chunk by chunk, as the Anthropic SSE it carries
+    (a `stream.Recode`). After an unreadable message it gives the error event once, then nothing."""
+
+    def __init__(self) -> None:
+        self._framing = EventStreamFraming()
+        self._done = False
+
+    def feed(self, chunk: bytes) -> bytes:
+        if self._done:
+            return b""
+        try:
+            return b"".join(_event(payload) for payload in self._framing.feed(chunk))
+        except (ValueError, TypeError, KeyError, AttributeError) as error:
+            return self._unreadable(error)
+
+    def flush(self) -> bytes:
+        if self._done:
+            return b""
+        try:
+            self._framing.flush()
+        except ValueError as error:
+            return self._unreadable(error)
+        return b""
+
+    def _unreadable(self, error: Exception) -> bytes:
+        self._done = True
+        return _error(Kind.UPSTREAM, f"the upstream sent an unreadable event-stream message ({error})")
 
 
 def _event(payload: str) -> bytes:

@@ -49,6 +49,7 @@ class Reason(StrEnum):
     BAD_REQUEST = "bad_request"
     SERVER = "server_error"
     NETWORK = "network_error"
+    UNSTABLE = "unstable"  # failures, timeouts or broken streams in a row: benched (routing/cooldown.py)
 
 
 @dataclass(frozen=True, slots=True)

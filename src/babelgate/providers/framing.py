@@ -22,11 +22,16 @@ class Framing(Protocol):
 
 
 class SSEFraming:
-    def __init__(self) -> None:
-        self._decoder = sse.SSEDecoder()
+    """SSE; a line or event over `max_event` bytes is a ValueError (an unreadable stream)."""
+
+    def __init__(self, max_event: int | None = None) -> None:
+        self._decoder = sse.SSEDecoder(max_event)
 
     def feed(self, chunk: bytes) -> list[str]:
-        return [event.data for event in self._decoder.decode(chunk)]
+        try:
+            return [event.data for event in self._decoder.decode(chunk)]
+        except ValueError as error:
+            raise ValueError(f"{error} (max_event_mb)") from None
 
     def flush(self) -> list[str]:
         return [event.data for event in self._decoder.flush()]

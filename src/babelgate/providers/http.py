@@ -12,6 +12,7 @@ A provider owns one pooled aiohttp session for its whole life; requests never op
 
 from __future__ import annotations
 
+import asyncio
 import fnmatch
 import logging
 from collections.abc import Mapping
@@ -30,11 +31,15 @@ from babelgate.providers import transport
 from babelgate.providers.auto_stream import collected, streamed
 from babelgate.providers.base import Attempt, Credential, Reply
 from babelgate.providers.classify import classify
+from babelgate.providers.deadline import Clock, LimitReached, read_body, too_large
 from babelgate.providers.entra import EntraTokens, EntraUnavailable, identity_installed
 from babelgate.providers.framing import Framing, SSEFraming
 from babelgate.providers.stream import READ_ERRORS, StreamReader, reason
+from babelgate.providers.validate import problem
 
 VERIFY_TIMEOUT = aiohttp.ClientTimeout(total=15)
+ERROR_BODY_LIMIT = 256 * 1024  # bytes of an error body read; the rest is left unread
+ERROR_TEXT_LIMIT = 2000  # characters of an upstream's error text kept in a message
 log = logging.getLogger("babelgate.upstream")
 
 
@@ -84,7 +89,7 @@ class HttpUpstream:
 
     def framing(self) -> Framing:
         """What cuts this upstream's stream into frames."""
-        return SSEFraming()
+        return SSEFraming(self.config.limits.max_event_bytes)
 
     def dialect_for(self, model: str) -> Dialect:
         """The wire format spoken to `model`: the family's `dialect` (a family may speak several, by model)."""
@@ -92,7 +97,7 @@ class HttpUpstream:
 
     def reader(self, response: aiohttp.ClientResponse, attempt: Attempt) -> StreamReader:
         """What reads a stream: the family's framing, then the dialect's parser."""
-        return StreamReader(self.name, response.content.iter_any(), self.framing(), self.dialect_for(attempt.model).stream_parser())
+        return StreamReader(self.name, response.content, self.framing(), self.dialect_for(attempt.model).stream_parser())
 
     async def authenticate(self, request: Outgoing, credential: Credential) -> None:
         if credential.key:
@@ -142,7 +147,8 @@ class HttpUpstream:
     @property
     def session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:  # its proxy and CAs are set up here, once (providers/transport.py)
-            timeout = aiohttp.ClientTimeout(total=None, sock_connect=self.config.connect_timeout, sock_read=self.config.read_timeout)
+            # Connecting has its own timeout; every other wait keeps to the request's `Clock` (providers/deadline.py).
+            timeout = aiohttp.ClientTimeout(total=None, sock_connect=self.config.limits.connect)
             connector = transport.connector(self.config)
             proxy = transport.session_proxy(self.config)
             self._session = aiohttp.ClientSession(timeout=timeout, connector=connector, auto_decompress=True, proxy=proxy)
@@ -179,54 +185,90 @@ class HttpUpstream:
         stream = attempt.request.stream
         outgoing = Outgoing("POST", self.url(attempt.model, stream), self.headers(attempt.client_headers), orjson.dumps(body))
         await self.authenticate(outgoing, attempt.credential)
+        clock = Clock(self.config.limits)
+        response: aiohttp.ClientResponse | None = None
         try:
-            response = await self.session.request(outgoing.method, outgoing.url, data=outgoing.body, headers=outgoing.headers)
-        except (*READ_ERRORS, OSError) as error:
-            detail = self.redact(reason(error), attempt.credential)
-            raise self.error(0, f"provider {self.name!r} is unreachable at {self.api_root}: {detail}") from None
-        try:
-            if response.status >= 400:
-                raise await self._error_reply(response, attempt.credential)
-            return await (self._stream(response, attempt) if stream else self._whole(response, attempt))
-        except BaseException:
-            response.close()
-            raise
+            async with asyncio.timeout_at(clock.first_byte_at):  # nothing has reached the client before this
+                response = await self.session.request(outgoing.method, outgoing.url, data=outgoing.body, headers=outgoing.headers)
+                if response.status >= 400:
+                    raise await self._error_reply(response, attempt.credential)
+                if stream:
+                    return await self._stream(response, attempt, clock)
+            return await self._whole(response, attempt, clock)
+        except BaseException as error:
+            if response is not None:
+                response.close()
+            raise self._unanswered(error, attempt.credential, clock) from None
+
+    def _unanswered(self, error: BaseException, credential: Credential, clock: Clock) -> BaseException:
+        """What a failure before the first byte is: a classified, retryable `UpstreamError` where it is ours to say."""
+        if isinstance(error, UpstreamError | asyncio.CancelledError) or not isinstance(error, Exception):
+            return error
+        if isinstance(error, aiohttp.ConnectionTimeoutError):
+            seconds = clock.limits.connect
+            return self.error(0, f"provider {self.name!r} at {self.api_root} did not connect within {seconds:g} s (timeouts.connect)")
+        if isinstance(error, TimeoutError) and not isinstance(error, aiohttp.ServerTimeoutError):
+            return self.error(0, f"{self.name} {clock.expired('first_byte').message}")
+        if isinstance(error, LimitReached):
+            return self.error(502, f"{self.name} {error.message}")
+        if isinstance(error, (*READ_ERRORS, OSError)):
+            detail = self.redact(reason(error), credential)
+            return self.error(0, f"provider {self.name!r} is unreachable at {self.api_root}: {detail}")
+        return error
 
     def error(self, status: int, message: str, headers: dict[str, str] | None = None, body: Any = None) -> UpstreamError:
         """An upstream failure with its classification (status 0: unreachable)."""
+        message = message[:ERROR_TEXT_LIMIT]
         failure = classify(status, headers or {}, body, message)
         return UpstreamError(self.name, status, message, failure=failure, headers=headers, body=body)
 
+    async def error_body(self, response: aiohttp.ClientResponse) -> bytes:
+        """The start of an error body (ERROR_BODY_LIMIT bytes); an error never needs more."""
+        raw, _ = await read_body(response.content, ERROR_BODY_LIMIT, None)
+        return raw
+
     async def _error_reply(self, response: aiohttp.ClientResponse, credential: Credential) -> UpstreamError:
-        raw = await response.read()
+        raw = await self.error_body(response)
         try:
             body: Any = orjson.loads(raw)
         except orjson.JSONDecodeError:
-            body = raw.decode("utf-8", "replace")[:1000]
+            body = raw.decode("utf-8", "replace")[:ERROR_TEXT_LIMIT]
         message = self.redact(self.dialect.error_message(body), credential)
         if response.status == 401 and self.entra is not None and not credential.key:
             self.entra.invalidate()  # a refused token is never sent again
         return self.error(response.status, f"{self.name} returned HTTP {response.status}: {message}", dict(response.headers), body)
 
-    async def _whole(self, response: aiohttp.ClientResponse, attempt: Attempt) -> Reply:
+    async def _whole(self, response: aiohttp.ClientResponse, attempt: Attempt, clock: Clock) -> Reply:
+        limit = clock.limits.max_response_bytes
+        if response.content_length is not None and response.content_length > limit:
+            raise too_large(limit, "an answer", "max_response_mb")
+        raw, over = await read_body(response.content, limit, clock)
+        if over:
+            raise too_large(limit, "an answer", "max_response_mb")
+        dialect = self.dialect_for(attempt.model)
         try:
-            raw = await response.read()
-            parsed = self.dialect_for(attempt.model).parse_response(orjson.loads(raw))
-        except (*READ_ERRORS, ValueError, TypeError, KeyError, AttributeError) as error:
-            raise self.error(502, f"{self.name} sent an unreadable response: {reason(error)}") from None
+            data = orjson.loads(raw)
+            wrong = problem(dialect.name, data)
+            parsed = dialect.parse_response(data) if wrong is None else None
+        except (ValueError, TypeError, KeyError, AttributeError) as error:
+            wrong, parsed = reason(error), None
+        if parsed is None:
+            raise self.error(502, f"{self.name} sent a {response.status} that is not a valid {dialect.name} response: {wrong}")
         response.release()
         return Reply(attempt.passthrough, response=parsed, body=raw)
 
-    async def _stream(self, response: aiohttp.ClientResponse, attempt: Attempt) -> Reply:
+    async def _stream(self, response: aiohttp.ClientResponse, attempt: Attempt, clock: Clock) -> Reply:
         reader = self.reader(response, attempt)
         try:
             head = await reader.prime()
-        except READ_ERRORS as error:
+        except aiohttp.ClientError as error:
             raise self.error(502, f"{self.name} stream failed before any output: {reason(error)}") from None
         first = next((e for _, events in head for e in events if not isinstance(e, ir.Start)), None)
         if isinstance(first, ir.StreamError):
             status = {Kind.RATE_LIMIT.value: 429, Kind.OVERLOADED.value: 529}.get(first.kind, 502)
             raise self.error(status, f"{self.name} stream failed: {first.message}")
+        reader.clock = clock
+        reader.ended = lambda broke: attempt.outcome.stream_ended(attempt, broke)
         return Reply(attempt.passthrough, chunks=reader.chunks(head), release=response.close)
 
     def models_url(self) -> str:
@@ -242,7 +284,7 @@ class HttpUpstream:
             return error.upstream_status, error.message
         try:
             async with self.session.get(outgoing.url, headers=outgoing.headers, timeout=VERIFY_TIMEOUT) as response:
-                text = await response.text()
+                text = (await self.error_body(response)).decode("utf-8", "replace")
         except (*READ_ERRORS, OSError) as error:
             return 0, f"unreachable: {self.redact(reason(error), credential)}"
         if response.status == 200:

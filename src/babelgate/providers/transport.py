@@ -35,8 +35,9 @@ def is_socks(config: ProviderConfig) -> bool:
 
 
 def connector(config: ProviderConfig) -> aiohttp.BaseConnector:
-    """The provider's one connector: pooled, its CAs, and for a SOCKS proxy the proxy's dialer."""
-    options: dict[str, Any] = {"limit": 0, "ttl_dns_cache": 300, "enable_cleanup_closed": True, "ssl": ssl_context(config)}
+    """The provider's one connector: pooled (at most `max_connections` open), its CAs, and for a SOCKS proxy its dialer."""
+    options: dict[str, Any] = {"limit": config.limits.max_connections, "ttl_dns_cache": 300, "enable_cleanup_closed": True}
+    options["ssl"] = ssl_context(config)
     if is_socks(config):
         from aiohttp_socks import ProxyConnector  # the config checked that it is installed
 

@@ -14,8 +14,16 @@ Policy (`Policy` holds the numbers):
 | CAPACITY         | model                           | upstream reset, else 2-10 s at random                  |
 | AUTH, PERMISSION | all models                      | until `babelgate accounts verify` clears it (inf)      |
 | MODEL_NOT_FOUND  | model                           | 1 h                                                    |
-| SERVER, NETWORK  | model; all after 3 in a row     | 2 s; 30 s for the whole credential                     |
+| SERVER, NETWORK  | model                           | 2 s                                                    |
+| UNSTABLE         | all models                      | 30 s, doubling on each bench in a row, up to 5 min     |
 | BAD_REQUEST      | none                            | not the credential's fault                             |
+
+UNSTABLE is outlier ejection: the credential is benched after 3 instabilities in a row, where an
+instability is a SERVER or NETWORK failure (5xx, unreachable, a timeout) or a stream that broke
+after its first byte (`record_break`; it served, so it cools nothing by itself). Only an answer
+that finished cleanly (`record_finished`) starts the count over, so a key whose every stream
+breaks mid-way is benched even though each stream began well. Once the count has reached 3, each
+further instability benches it again, for twice as long (the way back is one clean answer).
 
 An upstream reset is honoured with a floor of 1 s (a "retry after 0" must not loop). A new
 failure never shortens an active entry. Consecutive failures of one reason count up while each
@@ -47,8 +55,9 @@ class Policy:
     capacity_range: tuple[float, float] = (2.0, 10.0)
     model_not_found: float = 3600.0
     transient: float = 2.0
-    transient_streak: int = 3  # this many SERVER/NETWORK failures in a row cool the whole credential
-    transient_credential: float = 30.0
+    transient_streak: int = 3  # this many instabilities in a row bench the whole credential (UNSTABLE)
+    unstable: float = 30.0  # the first bench; each one in a row doubles it
+    unstable_max: float = 300.0
     min_reset: float = 1.0
     streak_window: float = 3600.0
 
@@ -59,7 +68,7 @@ class CooldownBook:
         self._rng = rng or random.Random()
         self._policy = policy or Policy()
         self._entries: dict[tuple[str, str], Entry] = {}
-        self._transient: dict[str, int] = {}  # consecutive SERVER/NETWORK failures per credential
+        self._transient: dict[str, int] = {}  # instabilities in a row per credential (SERVER/NETWORK, breaks)
 
     # Recording outcomes.
 
@@ -68,22 +77,43 @@ class CooldownBook:
         reason = failure.reason
         if reason is Reason.BAD_REQUEST:
             return None
-        now = self._clock()
+        if reason in _TRANSIENT_REASONS and self._unsteady(credential):
+            return self._enter(credential, ALL_MODELS, Reason.UNSTABLE, None, failure.status)
         scope, seconds = self._scope_and_seconds(credential, model, failure)
+        return self._enter(credential, scope, reason, seconds, failure.status)
+
+    def record_break(self, credential: str, model: str) -> Entry | None:
+        """A stream that broke after its first byte: the UNSTABLE entry when that benches the credential."""
+        if self._unsteady(credential):
+            return self._enter(credential, ALL_MODELS, Reason.UNSTABLE, None, 200)
+        return None
+
+    def record_finished(self, credential: str) -> None:
+        """An answer that finished cleanly: the credential's count of instabilities starts over."""
+        if self._transient:
+            self._transient.pop(credential, None)
+
+    def _unsteady(self, credential: str) -> bool:
+        """Count one instability; True when that makes `transient_streak` in a row."""
+        count = self._transient[credential] = self._transient.get(credential, 0) + 1
+        return count >= self._policy.transient_streak
+
+    def _enter(self, credential: str, scope: str, reason: Reason, seconds: float | None, status: int) -> Entry:
+        """The entry for (credential, scope) after this failure; a new failure never shortens an active one."""
+        now = self._clock()
         previous = self._entries.get((credential, scope))
         strikes = self._strikes(previous, reason, now)
         if seconds is None:
             seconds = self._backoff(reason, strikes)
-        entry = Entry(credential, scope, reason, now + seconds, strikes, failure.status)
+        entry = Entry(credential, scope, reason, now + seconds, strikes, status)
         if previous is not None and previous.active(now) and previous.until >= entry.until:
             return previous
         self._entries[(credential, scope)] = entry
         return entry
 
     def record_success(self, credential: str, model: str) -> tuple[Entry, ...]:
-        """Clear the failure streaks of (credential, model); returns the expired entries it dropped."""
-        if self._transient:
-            self._transient.pop(credential, None)
+        """The credential served a first byte: returns the expired entries of (credential, model) it dropped.
+        (Whether it was a clean answer is `record_finished`'s business.)"""
         if not self._entries:
             return ()
         keys = [key for key in ((credential, model), (credential, ALL_MODELS)) if key in self._entries]
@@ -147,9 +177,6 @@ class CooldownBook:
         if reason is Reason.MODEL_NOT_FOUND:
             return model, policy.model_not_found
         if reason in _TRANSIENT_REASONS:
-            count = self._transient[credential] = self._transient.get(credential, 0) + 1
-            if count >= policy.transient_streak:
-                return ALL_MODELS, policy.transient_credential
             return model, policy.transient
         scope = ALL_MODELS if failure.account_wide else model
         if failure.reset_after is not None and reason in _UPSTREAM_TIMED:
@@ -169,4 +196,6 @@ class CooldownBook:
         policy = self._policy
         if reason is Reason.QUOTA:
             return policy.quota_backoff[min(strikes, len(policy.quota_backoff)) - 1]
+        if reason is Reason.UNSTABLE:
+            return min(policy.unstable * 2.0 ** (strikes - 1), policy.unstable_max)
         return min(policy.rate_limit_first * 2.0 ** (strikes - 1), policy.rate_limit_max)

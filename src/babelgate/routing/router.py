@@ -4,7 +4,9 @@ A retryable upstream failure records a cooldown for (credential, model) and move
 next credential, then the next target of the fallback chain. When every candidate is cooling
 and the earliest reset is within `routing.max_wait`, the loop waits for it. The loop ends with
 the first `Reply`: an upstream stream is primed to its first event before it counts, and once
-the server has relayed a byte there is no failover, so output is never duplicated.
+the server has relayed a byte there is no failover, so output is never duplicated. A served
+stream reports how it ended (`stream_ended`): a break counts against the credential, and enough
+instabilities in a row bench it (`unstable`, routing/cooldown.py).
 
 No HTTP here: upstreams are `providers.base.Upstream` objects, so a fake one tests this alone.
 """
@@ -102,14 +104,14 @@ class Router:
             except UpstreamError as error:
                 self._failed(call, attempt, error)
                 continue
-            self._served(call, attempt)
+            self._served(call, attempt, finished=reply.chunks is None)
             return reply
         return None
 
     def _attempt(self, call: Call, target: Target, upstream: Upstream, credential: Credential) -> Attempt:
         request = self._capped(call.request, target, upstream)
         raw = call.raw if call.inbound.name == upstream.dialect_for(target.model).name else None
-        return Attempt(request, target.model, credential, call.headers, raw, call.hooks)
+        return Attempt(request, target.model, credential, call.headers, raw, call.hooks, self)
 
     def _capped(self, request: ir.Request, target: Target, upstream: Upstream) -> ir.Request:
         """The request with max_tokens within the provider's `max_tokens` (which also fills it in when the
@@ -136,14 +138,31 @@ class Router:
         if not failure.retryable:
             raise error
 
-    def _served(self, call: Call, attempt: Attempt) -> None:
+    def _served(self, call: Call, attempt: Attempt, *, finished: bool) -> None:
         credential = attempt.credential
         call.served = attempt
         for dropped in self.book.record_success(credential.id, attempt.model):
             self.cleared.add((dropped.credential, dropped.model))
+        if finished:
+            self.book.record_finished(credential.id)
         if call.session and self.pool.binding(call.session) != credential.id:
             self._in_background(self.store.set_binding(call.session, credential.id, STICKY_TTL))
         self.pool.used(credential, call.session, ok=True)
+
+    def stream_ended(self, attempt: Attempt, broke: str | None) -> None:
+        """A served stream is over: clean (`broke` None), or broken after its first byte."""
+        credential = attempt.credential
+        if broke is None:
+            self.book.record_finished(credential.id)
+            return
+        self.last_error[credential.id] = (200, broke, time.time())
+        entry = self.book.record_break(credential.id, attempt.model)
+        if entry is None:
+            log.warning("%s via %s broke mid-stream: %s", attempt.target, credential.id, broke[:200])
+            return
+        self.dirty[(entry.credential, entry.model)] = entry
+        seconds = entry.until - time.time()
+        log.warning("%s benched for %.0fs (unstable): broke mid-stream again: %s", credential.id, seconds, broke[:200])
 
     def _in_background(self, job: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(job)

@@ -5,6 +5,11 @@ before it is rendered. On the same-dialect path the upstream's bytes go out unto
 what the gateway says itself (a chunk of empty bytes, such as the error for a stream that
 broke after the first byte) is rendered, as the dialect's own error event.
 
+While the upstream is silent the stream carries `KEEPALIVE` chunks (providers/stream.py): each
+becomes the client dialect's ping where it has one (Anthropic's `ping` event; an SSE comment for
+the OpenAI formats, whose SDKs skip comments), and nothing for Gemini, whose SDK reads every line
+as JSON.
+
 A `ClientFraming` re-frames a stream's bytes for clients that want another framing of the same
 dialect: Bedrock's InvokeModelWithResponseStream wants Anthropic events in AWS event-stream.
 """
@@ -21,6 +26,8 @@ from babelgate import ir
 from babelgate.addons.base import Addons
 from babelgate.call import Call
 from babelgate.providers.base import Chunks, Reply
+
+PINGS = {"anthropic": b'event: ping\ndata: {"type": "ping"}\n\n', "openai": b": keepalive\n\n", "openai-responses": b": keepalive\n\n"}
 
 
 class ClientFraming(Protocol):
@@ -57,11 +64,14 @@ async def _stream(
     content_type = framing.content_type if framing else renderer.content_type
     out = web.StreamResponse(headers={"Content-Type": content_type, "Cache-Control": "no-cache"})
     await out.prepare(http)
+    ping = PINGS.get(call.inbound.name, b"")
     async for chunk, events in chunks:
         for event in events:
             addons.event(call, event)
         if passthrough and chunk:
             data = chunk
+        elif not chunk and not events:
+            data = ping
         else:
             data = b"".join([renderer.render(e) for e in events if not passthrough or isinstance(e, ir.StreamError)])
         if data and framing:

@@ -1,0 +1,210 @@
+"""What one huge upstream answer costs everyone else: `python -m bench.faults` (scenario `huge-errors`).
+
+A fake upstream (its own process) answers model `huge-*` with a 500 whose body is 64 MB (written
+block by block, never held) and every other model with a small Chat Completions answer. The
+gateway (its own process) has a provider per huge request (`big<round>-<i>`, one key each, so
+each huge request meets exactly one 64 MB body, cannot fail over, and no key is benched) and
+`small`. While rounds of 20 concurrent huge requests run, 50 concurrent clients loop
+small requests; the same 50 loops run alone first as the baseline. Reported: the gateway's RSS at
+idle and at its peak, the small requests' p50 and p99 with and without the huge errors, and how
+long each huge request took to become the client's 502.
+
+`--source PATH` runs the babelgate found under PATH (for example `/work/main/src`) instead, to
+compare with an earlier version. Results go to bench/results/faults.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import yaml
+
+from bench import procs
+from bench.targets import babelgate_argv
+
+HUGE = 64 * 1024 * 1024
+BLOCK = 64 * 1024
+HUGE_AT_ONCE, SMALL_CLIENTS = 20, 50
+SMALL_ANSWER = json.dumps(
+    {
+        "id": "chatcmpl-bench",
+        "object": "chat.completion",
+        "created": 1_760_000_000,
+        "model": "small",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "hi"}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4},
+    }
+).encode()
+SMALL_HEAD = f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(SMALL_ANSWER)}\r\n\r\n".encode()
+RESULTS = Path(__file__).resolve().parent / "results" / "faults.json"
+
+
+# ---- the upstream process ----------------------------------------------------------------
+
+
+async def _connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        while True:
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")), 0)
+            body = await reader.readexactly(length)
+            if b'"huge"' in body:
+                start = b'{"error": {"message": "the server had an error", "type": "server_error", "padding": "'
+                writer.write(f"HTTP/1.1 500 Error\r\nContent-Type: application/json\r\nContent-Length: {HUGE}\r\n\r\n".encode() + start)
+                for offset in range(len(start), HUGE - 3, BLOCK):
+                    writer.write(b"x" * min(BLOCK, HUGE - 3 - offset))
+                    await writer.drain()
+                writer.write(b'"}}')
+                await writer.drain()
+                continue
+            writer.write(SMALL_HEAD + SMALL_ANSWER)
+            await writer.drain()
+    except (asyncio.IncompleteReadError, ConnectionError):
+        pass
+    finally:
+        writer.close()
+
+
+async def _serve(port: int) -> None:
+    server = await asyncio.start_server(_connection, "127.0.0.1", port, backlog=1024)
+    print(f"faulty bench upstream on 127.0.0.1:{port}", flush=True)
+    async with server:
+        await server.serve_forever()
+
+
+# ---- the measurement ---------------------------------------------------------------------
+
+
+def _config(work: Path, port: int, upstream: int, rounds: int) -> Path:
+    url = f"http://127.0.0.1:{upstream}/v1"
+    providers = {f"big{r}-{i}": {"base_url": url, "api_keys": [f"sk-big-{r}-{i}"]} for r in range(rounds) for i in range(HUGE_AT_ONCE)}
+    config = {
+        "server": {"host": "127.0.0.1", "port": port},
+        "providers": {**providers, "small": {"base_url": url, "api_keys": ["sk-small"]}},
+        "routing": {"max_wait": 0},
+        "store": {"type": "memory"},
+    }
+    path = work / "faults.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+async def _small_loops(url: str, stop: asyncio.Event) -> tuple[list[float], int]:
+    latencies: list[float] = []
+    failed = 0
+    body = {"model": "small/small", "messages": [{"role": "user", "content": "hi"}]}
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=120)) as session:
+
+        async def loop() -> None:
+            nonlocal failed
+            while not stop.is_set():
+                started = time.perf_counter()
+                async with session.post(f"{url}/v1/chat/completions", json=body) as response:
+                    await response.read()
+                    if response.status != 200:
+                        failed += 1
+                latencies.append(time.perf_counter() - started)
+
+        await asyncio.gather(*(loop() for _ in range(SMALL_CLIENTS)))
+    return latencies, failed
+
+
+async def _huge_rounds(url: str, rounds: int) -> list[tuple[int, float, int]]:
+    """(status, seconds, body bytes) of every huge request."""
+    results: list[tuple[int, float, int]] = []
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=300)) as session:
+
+        async def one(model: str) -> None:
+            started = time.perf_counter()
+            body = {"model": model, "messages": [{"role": "user", "content": "hi"}]}
+            async with session.post(f"{url}/v1/chat/completions", json=body) as response:
+                raw = await response.read()
+            results.append((response.status, time.perf_counter() - started, len(raw)))
+
+        for round_ in range(rounds):
+            await asyncio.gather(*(one(f"big{round_}-{i}/huge") for i in range(HUGE_AT_ONCE)))
+    return results
+
+
+def _latencies(values: list[float], failed: int) -> dict[str, Any]:
+    p50, p99 = round(_percentile(values, 0.5)), round(_percentile(values, 0.99))
+    return {"requests": len(values), "failed": failed, "p50_ms": p50, "p99_ms": p99}
+
+
+def _percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))] * 1000 if ordered else 0.0
+
+
+async def _measure(url: str, pid: int, baseline_seconds: float, rounds: int) -> dict[str, Any]:
+    stop = asyncio.Event()
+    asyncio.get_running_loop().call_later(baseline_seconds, stop.set)
+    alone, alone_failed = await _small_loops(url, stop)
+    idle_kb = procs.rss_kb(procs.tree(pid))
+    stop = asyncio.Event()
+    started = time.perf_counter()
+    with procs.Sampler(pid, interval=0.1) as sampler:
+        small = asyncio.create_task(_small_loops(url, stop))
+        huge = await _huge_rounds(url, rounds)
+        stop.set()
+        during, during_failed = await small
+    seconds = time.perf_counter() - started
+    return {
+        "during_seconds": round(seconds, 1),
+        "gateway_cores_during": round(sampler.cpu / seconds, 2),
+        "idle_rss_mb": round(idle_kb / 1024, 1),
+        "peak_rss_mb": round(sampler.peak_kb / 1024, 1),
+        "small_alone": _latencies(alone, alone_failed),
+        "small_during": _latencies(during, during_failed),
+        "huge": {
+            "requests": len(huge),
+            "statuses": sorted({status for status, _, _ in huge}),
+            "median_seconds": round(statistics.median(s for _, s, _ in huge), 2),
+            "largest_body_bytes": max(size for _, _, size in huge),
+        },
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--serve-upstream", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--source", help="a src/ directory whose babelgate to run instead")
+    parser.add_argument("--baseline-seconds", type=float, default=5.0)
+    parser.add_argument("--rounds", type=int, default=10, help="rounds of 20 concurrent huge errors")
+    args = parser.parse_args()
+    if args.serve_upstream:
+        asyncio.run(_serve(args.serve_upstream))
+        return
+    work = Path(tempfile.mkdtemp(prefix="bench-faults-"))
+    upstream_port, port = procs.free_port(), procs.free_port()
+    serve_upstream = [sys.executable, "-m", "bench.faults", "--serve-upstream", str(upstream_port)]
+    upstream = procs.spawn("faulty-upstream", serve_upstream, work / "up.log")
+    env = {**os.environ, "PYTHONPATH": args.source} if args.source else None
+    argv = [sys.executable, "-m", "babelgate.cli.main"] if args.source else babelgate_argv()
+    config = _config(work, port, upstream_port, args.rounds)
+    gateway = procs.spawn("babelgate", [*argv, "serve", "--config", str(config)], work / "gw.log", env=env)
+    try:
+        procs.wait_http(f"http://127.0.0.1:{port}/health", gateway, timeout=30)
+        result = asyncio.run(_measure(f"http://127.0.0.1:{port}", gateway.pid, args.baseline_seconds, args.rounds))
+    finally:
+        procs.stop(gateway)
+        procs.stop(upstream)
+    result |= {"source": args.source or "this checkout", "rounds": args.rounds}
+    print(json.dumps(result, indent=2))
+    RESULTS.parent.mkdir(exist_ok=True)
+    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
