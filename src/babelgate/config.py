@@ -169,6 +169,7 @@ class ServerConfig(_Strict):
     port: int = Field(default=DEFAULT_PORT, ge=0, le=65535)
     api_keys: list[str] = Field(default_factory=list)
     admin_key: str | None = None
+    metrics_token: str | None = None  # opens /metrics alone (for a Prometheus scraper), beside the admin key
     max_body_mb: float = Field(default=64.0, gt=0)
 
 
@@ -180,6 +181,27 @@ class RoutingConfig(_Strict):
 class StoreConfig(_Strict):
     type: Literal["sqlite", "memory"] = "sqlite"
     path: str | None = None  # sqlite
+
+
+class Price(_Strict):
+    """USD per million tokens; cache prices default to the input price."""
+
+    input: float = Field(ge=0)
+    output: float = Field(ge=0)
+    cache_read: float | None = Field(default=None, ge=0)
+    cache_write: float | None = Field(default=None, ge=0)
+
+
+class RetentionConfig(_Strict):
+    days: float = Field(default=14, gt=0)
+    max_mb: float = Field(default=512, gt=0)
+
+
+class ObserveConfig(_Strict):
+    capture: Literal["off", "errors", "all"] = "off"  # request and response bodies in the request log
+    capture_max_kb: int = Field(default=256, gt=0)
+    retention: RetentionConfig = Field(default_factory=RetentionConfig)
+    prices: dict[str, Price] = Field(default_factory=dict)  # by model id or glob, over the shipped table
 
 
 class ModelSpec(_Strict):
@@ -200,6 +222,7 @@ class Config(_Strict):
     store: StoreConfig = Field(default_factory=StoreConfig)
     addons: dict[str, bool | dict[str, Any]] = Field(default_factory=dict)  # on/off, or on with options
     models: dict[str, ModelSpec] = Field(default_factory=dict)  # capabilities by model id or glob, over the shipped table
+    observe: ObserveConfig = Field(default_factory=ObserveConfig)
     _discovered: dict[str, ModelSpec] = PrivateAttr(default_factory=dict)  # what local servers said, by provider/model
 
     @property
