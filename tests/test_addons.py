@@ -102,7 +102,7 @@ async def test_built_in_addons_can_be_switched_off(upstream: FakeUpstream, gatew
     gw = await gateway_factory(openai_config(upstream, addons={"usage": False}))
     await client(gw.url).messages.create(**ask())
     assert gw.gateway.ledger.for_credential("up#0").requests == 0
-    assert [type(addon).__name__ for addon in gw.gateway.addons.addons] == ["ClaudeCode", "Signatures", "ContextOverflow"]
+    assert [type(addon).__name__ for addon in gw.gateway.addons.addons] == ["ClaudeCode", "Signatures", "ContextOverflow", "Safeguards"]
 
 
 async def test_an_addon_gets_its_options_from_the_config(upstream: FakeUpstream, gateway_factory: GatewayFactory) -> None:

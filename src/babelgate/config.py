@@ -64,6 +64,7 @@ class ProviderConfig(_Strict):
     rename_fields: dict[str, str] = Field(default_factory=dict)  # openai: request fields the upstream spells otherwise
     tool_call_ids: Literal["any", "alnum9"] = "any"  # openai: alnum9 rewrites tool-call ids to 9 letters and digits
     reasoning_field: Literal["reasoning_effort", "reasoning"] = "reasoning_effort"  # openai: how requested reasoning is sent
+    auto_stream: bool = False  # ask for a stream even when the client did not, and answer it whole (providers/http.py)
 
     @model_validator(mode="before")
     @classmethod
@@ -173,9 +174,26 @@ class ServerConfig(_Strict):
     max_body_mb: float = Field(default=64.0, gt=0)
 
 
+class LongContextScenario(_Strict):
+    threshold: int = Field(default=60_000, gt=0)  # estimated prompt tokens above which the request is long
+    target: str
+
+
+class ScenariosConfig(_Strict):
+    """routing/scenarios.py: the model for each kind of request (unset: that kind routes as it names)."""
+
+    background: str | None = None
+    think: str | None = None
+    long_context: LongContextScenario | None = None
+    image: str | None = None
+    web_search: str | None = None
+    subagent: str | None = None
+
+
 class RoutingConfig(_Strict):
     strategy: Strategy = "round-robin"
     max_wait: float = Field(default=10.0, ge=0)
+    scenarios: ScenariosConfig = Field(default_factory=ScenariosConfig)
 
 
 class StoreConfig(_Strict):

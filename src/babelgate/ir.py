@@ -128,6 +128,9 @@ class Response:
     stop_reason: StopReason = "end_turn"
     stop_sequence: str | None = None
     usage: Usage = field(default_factory=Usage)
+    # Fields of the client's wire format the gateway adds to the finished message, for the dialects
+    # that know them (Anthropic: `safeguard_results`, at the top level of a message body).
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 # ---- stream events -------------------------------------------------------------------
@@ -184,6 +187,7 @@ class Finish:
     stop_reason: StopReason
     usage: Usage
     stop_sequence: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)  # as Response.extra (Anthropic: in the final message_delta)
 
 
 @dataclass(slots=True)
@@ -237,6 +241,7 @@ def accumulate(event: Event, snapshot: Snapshot | None = None) -> Snapshot:
         if isinstance(event, Finish):
             response.stop_reason, response.stop_sequence = event.stop_reason, event.stop_sequence
             response.usage = replace(event.usage)
+            response.extra.update(event.extra)
         else:
             snapshot.error = event
     return snapshot
@@ -297,4 +302,4 @@ def events_of(response: Response) -> list[Event]:
             events.append(BlockStart(index, "thinking"))
             events.append(ThinkingDelta(index, part.text, part.signature or "", part.family, part.redacted))
         events.append(BlockStop(index))
-    return [*events, Finish(response.stop_reason, replace(response.usage), response.stop_sequence)]
+    return [*events, Finish(response.stop_reason, replace(response.usage), response.stop_sequence, dict(response.extra))]

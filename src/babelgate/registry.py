@@ -32,7 +32,11 @@ BUILTIN_ADDONS: dict[str, str] = {
     "signatures": "babelgate.addons.signatures:Signatures",
     "usage": "babelgate.addons.usage:Usage",
     "context_overflow": "babelgate.addons.context_overflow:ContextOverflow",
+    "safeguards": "babelgate.addons.safeguards:Safeguards",
+    "usage_scaling": "babelgate.addons.usage_scaling:UsageScaling",
 }
+# Built-ins that stay off unless the config's `addons:` switches them on.
+OPT_IN_ADDONS = frozenset({"usage_scaling"})
 
 
 def load(path: str) -> Any:

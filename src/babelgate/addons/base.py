@@ -5,10 +5,12 @@ A hook that raises is logged with its traceback and skipped: an addon never fail
 
 - `request(call)` (plain or async): before routing. May rewrite `call.request` (and `call.raw`, the client's body
   for same-dialect pass-through), or answer the request itself by returning an `ir.Response`:
-  the first answer wins and no upstream is called.
+  the first answer wins and no upstream is called. Raising a `GatewayError` refuses the request with it.
 - `upstream_request(attempt, body)`: the JSON body of each upstream try, editable in place.
 - `event(call, event)`: each ir stream event, before it is rendered for the client.
 - `response(call, response)`: each whole (non-streaming) response, before it is rendered.
+- `reply(call, reply)` (plain or async): the upstream's `Reply` before the relay writes a byte; returns the
+  reply to relay (the same one edited, or one that wraps its stream, which may await between events).
 - `error(call, error)`: an error about to be answered before any output; returns the error to answer.
 """
 
@@ -18,16 +20,19 @@ import inspect
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from babelgate import ir
 from babelgate.call import Call
 from babelgate.config import Config, ConfigError
 from babelgate.errors import GatewayError
 from babelgate.observe.usage import UsageLedger
-from babelgate.providers.base import Attempt
-from babelgate.registry import BUILTIN_ADDONS, load
+from babelgate.providers.base import Attempt, Reply
+from babelgate.registry import BUILTIN_ADDONS, OPT_IN_ADDONS, load
 from babelgate.store.base import Store
+
+if TYPE_CHECKING:
+    from babelgate.routing.router import Router
 
 log = logging.getLogger("babelgate.addons")
 
@@ -40,6 +45,7 @@ class Context:
     store: Store
     ledger: UsageLedger
     options: dict[str, Any] = field(default_factory=dict)
+    router: Router | None = None  # the gateway's, for an addon that asks a model itself (addons/safeguards.py)
 
 
 class Addon:
@@ -64,6 +70,9 @@ class Addon:
     def error(self, call: Call, error: GatewayError) -> GatewayError:
         return error
 
+    def reply(self, call: Call, reply: Reply) -> Reply | Awaitable[Reply]:
+        return reply
+
 
 class Addons:
     """The hook chain. It is also the `BodyHook` each upstream attempt calls."""
@@ -75,6 +84,7 @@ class Addons:
         self._event = self._overriding("event")
         self._response = self._overriding("response")
         self._error = self._overriding("error")
+        self._reply = self._overriding("reply")
 
     def _overriding(self, hook: str) -> list[tuple[str, Callable[..., Any]]]:
         """The addons that define `hook`, as (name, bound method): the rest cost nothing."""
@@ -85,6 +95,8 @@ class Addons:
             try:
                 given = hook(call)
                 answer: ir.Response | None = await given if inspect.isawaitable(given) else given
+            except GatewayError:
+                raise
             except Exception:
                 _failed(name, "request")
                 continue
@@ -100,6 +112,15 @@ class Addons:
 
     def response(self, call: Call, response: ir.Response) -> None:
         _each(self._response, "response", call, response)
+
+    async def reply(self, call: Call, reply: Reply) -> Reply:
+        for name, hook in self._reply:
+            try:
+                given = hook(call, reply)
+                reply = await given if inspect.isawaitable(given) else given
+            except Exception:
+                _failed(name, "reply")
+        return reply
 
     def error(self, call: Call, error: GatewayError) -> GatewayError:
         for name, hook in self._error:
@@ -128,10 +149,11 @@ def _failed(name: str, hook: str) -> None:
 
 
 def load_addons(config: Config, context: Context) -> Addons:
-    """The built-ins not switched off, in their order, then each third-party addon the config names.
+    """The built-ins switched on (all but the `OPT_IN_ADDONS`, unless the config says), in their order, then
+    each third-party addon the config names.
 
     A config value is `true`/`false`, or a mapping: on, with those options (`context.options`)."""
-    wanted = [name for name in BUILTIN_ADDONS if config.addons.get(name, True) is not False]
+    wanted = [name for name in BUILTIN_ADDONS if config.addons.get(name, name not in OPT_IN_ADDONS) is not False]
     wanted += [name for name, setting in config.addons.items() if setting is not False and name not in BUILTIN_ADDONS]
     addons = []
     for name in wanted:

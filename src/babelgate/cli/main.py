@@ -13,7 +13,7 @@ from pathlib import Path
 import typer
 
 from babelgate import config as config_module
-from babelgate.cli import accounts, logs
+from babelgate.cli import accounts, claude, logs
 from babelgate.cli.load import console, load_config
 from babelgate.cli.usage import usage
 from babelgate.config import Config, ConfigError
@@ -23,6 +23,13 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help="babelgate: a
 app.add_typer(accounts.app, name="accounts")
 app.add_typer(logs.app, name="logs")
 app.command("usage")(usage)
+app.add_typer(claude.app, name="claude-code")
+
+
+@app.command("claude", context_settings=claude.PASSTHROUGH, add_help_option=False)
+def claude_command(context: typer.Context) -> None:
+    """Run Claude Code (`claude`, with all its arguments) through this gateway, starting it in the background if needed."""
+    claude.run_claude(list(context.args))
 
 
 def _print_claude_code_lines(cfg: Config) -> None:

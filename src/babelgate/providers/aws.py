@@ -8,6 +8,12 @@ botocore is synchronous and its providers do I/O (files, STS, SSO, the metadata 
 first resolution and every refresh run in a worker thread, bounded by `RESOLVE_TIMEOUT`; between
 refreshes, taking the current credentials is a few attribute reads.
 
+Failures become `CredentialsUnavailable` with botocore's own words (which name no secret), and an
+IAM Identity Center (SSO) failure says which `aws sso login` to run. botocore's wire-level debug
+lines (the canonical request, each request's parameters and each response's body) carry session
+tokens, web identity tokens, SSO bearer tokens and the secret keys STS and SSO hand back, so the
+loggers that write them stay at INFO even when the gateway logs at DEBUG.
+
 `sign` adds the SigV4 `Authorization`, `X-Amz-Date` and (for temporary credentials)
 `X-Amz-Security-Token` headers to one request, over the exact URL, headers and body bytes sent.
 """
@@ -22,13 +28,16 @@ from typing import TypeVar
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials, ReadOnlyCredentials, RefreshableCredentials
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, SSOError, TokenRetrievalError
 from botocore.session import Session
 
 T = TypeVar("T")
 RESOLVE_TIMEOUT = 30.0
-# botocore.auth logs each canonical request at DEBUG, and a canonical request holds the session token.
-logging.getLogger("botocore.auth").setLevel(logging.INFO)
+# At DEBUG, botocore.auth logs each canonical request (the session token in it), botocore.endpoint each
+# request's parameters and headers (a web identity token, an SSO bearer token), botocore.parsers each
+# response body (the secret keys STS and the SSO portal return).
+for _wire in ("botocore.auth", "botocore.endpoint", "botocore.parsers"):
+    logging.getLogger(_wire).setLevel(logging.INFO)
 
 
 class CredentialsUnavailable(Exception):
@@ -40,6 +49,7 @@ class AwsCredentials:
         self.profile = profile
         self.region = region
         self._credentials: Credentials | None = None
+        self._profile_used = profile or "default"  # the profile botocore read (AWS_PROFILE when `profile` is unset)
         self._lock = asyncio.Lock()
 
     async def current(self) -> ReadOnlyCredentials:
@@ -58,6 +68,7 @@ class AwsCredentials:
 
     def _resolve(self) -> tuple[Credentials, ReadOnlyCredentials]:
         session = Session(profile=self.profile)
+        self._profile_used = session.profile or "default"
         session.set_config_variable("region", self.region)  # regional STS for assumed roles
         credentials = session.get_credentials()
         if credentials is None:
@@ -70,8 +81,11 @@ class AwsCredentials:
             return await asyncio.wait_for(asyncio.to_thread(job), RESOLVE_TIMEOUT)
         except TimeoutError:
             raise CredentialsUnavailable(f"AWS credentials did not resolve within {RESOLVE_TIMEOUT:.0f}s") from None
-        except (BotoCoreError, ClientError) as error:
-            raise CredentialsUnavailable(f"AWS credentials could not be resolved: {error}") from None
+        except (BotoCoreError, ClientError, OSError, ValueError) as error:  # OSError, ValueError: an unreadable token file
+            message = f"AWS credentials could not be resolved: {str(error).rstrip('.')}."
+            if isinstance(error, SSOError) or (isinstance(error, TokenRetrievalError) and error.kwargs.get("provider") == "sso"):
+                message += f" Run `aws sso login --profile {self._profile_used}`, then `babelgate accounts verify`."
+            raise CredentialsUnavailable(message) from None
 
 
 def _refresh_due(credentials: Credentials) -> bool:

@@ -27,6 +27,7 @@ from babelgate.config import KeySpec, ProviderConfig
 from babelgate.dialects.base import Dialect, EncodeOptions
 from babelgate.errors import Kind, UpstreamError
 from babelgate.providers import transport
+from babelgate.providers.auto_stream import collected, streamed
 from babelgate.providers.base import Attempt, Credential, Reply
 from babelgate.providers.classify import classify
 from babelgate.providers.entra import EntraTokens, EntraUnavailable, identity_installed
@@ -168,6 +169,11 @@ class HttpUpstream:
         return dialect.encode_request(attempt.request, attempt.model, self.options)
 
     async def send(self, attempt: Attempt) -> Reply:
+        if self.config.auto_stream and not attempt.request.stream:
+            return await collected(await self._send(streamed(attempt)), lambda status, text: self.error(status, f"{self.name} {text}"))
+        return await self._send(attempt)
+
+    async def _send(self, attempt: Attempt) -> Reply:
         body = self.encode(attempt)
         attempt.hooks.upstream_request(attempt, body)
         stream = attempt.request.stream

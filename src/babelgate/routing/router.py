@@ -29,11 +29,13 @@ from babelgate.routing.cooldown import CooldownBook
 from babelgate.routing.exhausted import exhausted_error
 from babelgate.routing.models import ModelResolver, Target
 from babelgate.routing.pool import Pool
+from babelgate.routing.scenarios import SCENARIO, Scenarios
 from babelgate.routing.sessions import STICKY_TTL, session_key
 from babelgate.store.base import Entry, Store
 
 log = logging.getLogger("babelgate.routing")
 WAITS_PER_REQUEST = 2
+PLAN = "routing.plan"  # the call's note: its targets and variant, resolved once
 
 
 class Router:
@@ -41,6 +43,7 @@ class Router:
         self.config = config
         self.upstreams = upstreams
         self.resolver = ModelResolver(config)
+        self.scenarios = Scenarios(config.routing.scenarios)
         self.catalog = Catalog(config)
         self.book = book
         self.pool = pool
@@ -54,9 +57,19 @@ class Router:
     def strategy(self, upstream: Upstream) -> Strategy:
         return upstream.config.strategy or self.config.routing.strategy
 
+    def plan(self, call: Call) -> tuple[list[Target], ir.Reasoning | None]:
+        """The call's targets: those of its scenario's model (routing/scenarios.py), else of the model it names."""
+        planned: tuple[list[Target], ir.Reasoning | None] | None = call.notes.get(PLAN)
+        if planned is None:
+            scenario = self.scenarios.pick(call) if self.scenarios else None
+            if scenario is not None:
+                call.notes[SCENARIO] = scenario.name
+            planned = call.notes[PLAN] = self.resolver.resolve(scenario.target if scenario else call.request.model)
+        return planned
+
     async def route(self, call: Call) -> Reply:
         """The first reply any candidate gives; `call.served` says which attempt it was."""
-        targets, variant = self.resolver.resolve(call.request.model)
+        targets, variant = self.plan(call)
         if variant is not None:
             call.request = dataclasses.replace(call.request, reasoning=variant)
         if any(self.strategy(self.upstreams[t.provider]) == "sticky" for t in targets):

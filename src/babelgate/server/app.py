@@ -146,7 +146,8 @@ def _route(call: Call | None) -> str:
     if call is None:
         return ""
     attempt = call.served or (call.failures[-1][0] if call.failures else None)
-    return "" if attempt is None else f"{call.request.model} -> {attempt.target} ({attempt.credential.id})"
+    scenario = f" [{call.notes['routing.scenario']}]" if "routing.scenario" in call.notes else ""  # routing/scenarios.py
+    return "" if attempt is None else f"{call.request.model}{scenario} -> {attempt.target} ({attempt.credential.id})"
 
 
 async def messages(request: web.Request) -> web.StreamResponse:

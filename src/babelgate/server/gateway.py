@@ -59,19 +59,21 @@ class Gateway:
         self.ledger = UsageLedger()
         self.store = store or open_store(config)
         self.router = Router(config, self.upstreams, self.book, self.pool, self.store)
-        self.addons: Addons = load_addons(config, Context(config, self.store, self.ledger))
+        self.addons: Addons = load_addons(config, Context(config, self.store, self.ledger, router=self.router))
         self.observer = Observer(config, self.book.snapshot, self._secrets())
         self._syncer: asyncio.Task[None] | None = None
 
     async def answer(self, call: Call) -> Reply:
-        """An addon's own answer, else the first upstream reply; errors pass the addons' error hooks."""
-        response = await self.addons.request(call)
-        if response is not None:
-            return canned(response, call.request.stream)
+        """An addon's own answer, else the first upstream reply (through the addons' reply hooks);
+        errors, an addon's refusal too, pass the addons' error hooks."""
         try:
-            return await self.router.route(call)
+            response = await self.addons.request(call)
+            if response is not None:
+                return canned(response, call.request.stream)
+            reply = await self.router.route(call)
         except GatewayError as error:
             raise self.addons.error(call, error) from None
+        return await self.addons.reply(call, reply)
 
     def _secrets(self) -> list[str]:
         server = self.config.server

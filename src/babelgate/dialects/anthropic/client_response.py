@@ -37,6 +37,7 @@ def render_response(response: ir.Response) -> dict[str, Any]:
         "stop_reason": response.stop_reason,
         "stop_sequence": response.stop_sequence,
         "usage": _usage(response.usage),
+        **response.extra,
     }
 
 
@@ -100,7 +101,7 @@ class Renderer:
             }
             return _frame("message_start", {"type": "message_start", "message": message})
         if isinstance(event, ir.Finish):
-            delta = {"stop_reason": event.stop_reason, "stop_sequence": event.stop_sequence}
+            delta = {"stop_reason": event.stop_reason, "stop_sequence": event.stop_sequence, **event.extra}
             return _frame("message_delta", {"type": "message_delta", "delta": delta, "usage": _usage(event.usage)}) + _frame(
                 "message_stop", {"type": "message_stop"}
             )

@@ -25,6 +25,9 @@ STOP_REASONS: dict[str, ir.StopReason] = {
     "model_context_window_exceeded": "max_tokens",
 }
 _KNOWN_BLOCKS = {"text", "thinking", "redacted_thinking", "tool_use"}
+# Fields of the finished message that ir carries as they are (`extra`), so a reply rebuilt from them keeps them:
+# auto mode's verdicts (Claude Code reads them top-level, or in the final message_delta's delta).
+KEPT_FIELDS = ("safeguard_results",)
 
 
 def _usage_in(usage: dict[str, Any] | None) -> ir.Usage:
@@ -51,6 +54,7 @@ def parse_response(body: dict[str, Any]) -> ir.Response:
         stop_reason=_stop_reason(body.get("stop_reason")),
         stop_sequence=body.get("stop_sequence"),
         usage=_usage_in(body.get("usage")),
+        extra={name: body[name] for name in KEPT_FIELDS if name in body},
     )
 
 
@@ -63,6 +67,7 @@ class Parser(FrameParser):
         self._finished = False
         self._skipped: set[int] = set()
         self._stop: tuple[ir.StopReason, str | None] = ("end_turn", None)
+        self._extra: dict[str, Any] = {}
 
     def _eof(self, out: list[ir.Event]) -> None:
         if not self._finished:
@@ -89,7 +94,7 @@ class Parser(FrameParser):
             self._message_delta(data)
         elif kind == "message_stop":
             self._finished = True
-            out.append(ir.Finish(self._stop[0], self._usage, self._stop[1]))
+            out.append(ir.Finish(self._stop[0], self._usage, self._stop[1], self._extra))
         elif kind == "error":
             error = data.get("error") or {}
             self._finished = True
@@ -133,6 +138,7 @@ class Parser(FrameParser):
                 setattr(self._usage, attr, int(usage[key]))
         delta = data.get("delta") or {}
         self._stop = (_stop_reason(delta.get("stop_reason")), delta.get("stop_sequence"))
+        self._extra.update({name: delta[name] for name in KEPT_FIELDS if name in delta})
 
 
 def stream_parser() -> Parser:
