@@ -15,8 +15,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
+from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
 
+from babelgate.config_base import Strict as _Strict
+from babelgate.config_observe import ObserveConfig
 from babelgate.provider_presets import PRESETS
 from babelgate.registry import BUILTIN_ADDONS, UPSTREAM_TYPES
 
@@ -32,8 +34,6 @@ class ConfigError(Exception):
     """The config cannot be used; the message names the file and the key path."""
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class KeySpec(_Strict):
@@ -199,27 +199,6 @@ class RoutingConfig(_Strict):
 class StoreConfig(_Strict):
     type: Literal["sqlite", "memory"] = "sqlite"
     path: str | None = None  # sqlite
-
-
-class Price(_Strict):
-    """USD per million tokens; cache prices default to the input price."""
-
-    input: float = Field(ge=0)
-    output: float = Field(ge=0)
-    cache_read: float | None = Field(default=None, ge=0)
-    cache_write: float | None = Field(default=None, ge=0)
-
-
-class RetentionConfig(_Strict):
-    days: float = Field(default=14, gt=0)
-    max_mb: float = Field(default=512, gt=0)
-
-
-class ObserveConfig(_Strict):
-    capture: Literal["off", "errors", "all"] = "off"  # request and response bodies in the request log
-    capture_max_kb: int = Field(default=256, gt=0)
-    retention: RetentionConfig = Field(default_factory=RetentionConfig)
-    prices: dict[str, Price] = Field(default_factory=dict)  # by model id or glob, over the shipped table
 
 
 class ModelSpec(_Strict):

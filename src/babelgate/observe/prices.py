@@ -16,7 +16,7 @@ from importlib import resources
 import yaml
 
 from babelgate import ir
-from babelgate.config import Price
+from babelgate.config_observe import Price
 
 PER = 1_000_000
 _VENDOR = re.compile(r"^(?:[a-z]{2,4}\.)?[a-z]+\.")  # Bedrock's `us.anthropic.`, `anthropic.`, `amazon.`

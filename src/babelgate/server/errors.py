@@ -16,8 +16,8 @@ log = logging.getLogger("babelgate.server")
 def error_response(dialect: Dialect, error: GatewayError, request_id: str = "") -> web.Response:
     headers = dict(error.headers)
     body = dialect.render_error(error)
-    if request_id:
-        body["request_id"] = request_id  # Anthropic's own errors carry it there; the other dialects' clients ignore it
+    if request_id and dialect.name == "anthropic":
+        body["request_id"] = request_id  # where Anthropic's own errors carry it; the other formats have it in x-request-id only
     return web.Response(
         status=error.status,
         body=orjson.dumps(body),
