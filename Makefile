@@ -14,7 +14,7 @@ NODE_STAMP := $(NODE_DIR)/.installed-$(CLAUDE_CODE_VERSION)-$(CODEX_VERSION)-$(G
 # llama-cpp-python has no wheel: pip compiles it once and keeps the wheel in its cache.
 export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF
 
-.PHONY: run test lint typecheck bench install dev node-clients tmux clean
+.PHONY: run test lint typecheck bench install dev node-clients system-packages clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,9 +40,12 @@ $(NODE_STAMP):
 
 node-clients: $(NODE_STAMP)
 
-# Claude Code's TUI runs under tmux when the tests capture its requests (into .cache/captures).
-tmux:
-	command -v tmux >/dev/null || (apt-get update && apt-get install -y tmux)
+# Debian packages the tests drive, as command:package: tmux (Claude Code's TUI, when the tests capture
+# its requests into .cache/captures), Chromium and its driver (the dashboard). One apt-get for what is missing.
+SYSTEM_TOOLS = tmux:tmux chromium:chromium chromedriver:chromium-driver
+system-packages:
+	@missing=""; for pair in $(SYSTEM_TOOLS); do command -v $${pair%%:*} >/dev/null || missing="$$missing $${pair#*:}"; done; \
+	if [ -n "$$missing" ]; then apt-get update && apt-get install -y --no-install-recommends $$missing; fi
 
 run: install
 	$(BIN)/babelgate serve
@@ -54,10 +57,10 @@ lint: dev
 typecheck: dev
 	$(BIN)/mypy
 
-test: dev node-clients tmux lint typecheck
+test: dev node-clients system-packages lint typecheck
 	$(BIN)/pytest -q
 
-bench: dev node-clients tmux
+bench: dev node-clients system-packages
 	$(BIN)/python -m bench.run
 
 clean:

@@ -23,3 +23,6 @@ class Call:
     failures: list[tuple[Attempt, UpstreamError]] = field(default_factory=list)  # each failed try
     served: Attempt | None = None  # the attempt that answered
     notes: dict[str, Any] = field(default_factory=dict)  # scratch space for addons, keyed by addon name
+    first_byte: float | None = None  # perf_counter time of the first streamed byte to the client
+    usage: ir.Usage | None = None  # the final usage, as the client was told it
+    transcript: bytearray | None = None  # what was streamed to the client, kept when observe.capture asks

@@ -15,13 +15,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
+from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
 
+from babelgate.config_base import Strict as _Strict
+from babelgate.config_observe import ObserveConfig
+from babelgate.config_routing import RoutingConfig, Strategy
 from babelgate.config_upstream import DEFAULT_UPSTREAM, Limits, TimeoutOverrides, UpstreamConfig, migrate_legacy, resolve
 from babelgate.provider_presets import PRESETS
 from babelgate.registry import BUILTIN_ADDONS, UPSTREAM_TYPES
 
-Strategy = Literal["round-robin", "fill-first", "sticky", "hybrid"]
 OPTIONAL_BASE_URL = frozenset({"bedrock", "vertex"})  # types that derive `base_url` when it is left out
 DEFAULT_PORT = 8318
 ReasoningStyle = Literal["none", "effort", "budget", "builtin"]
@@ -31,10 +33,6 @@ PROXY_SCHEMES = ("http://", "https://", "socks5://", "socks5h://", "socks4://")
 
 class ConfigError(Exception):
     """The config cannot be used; the message names the file and the key path."""
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class KeySpec(_Strict):
@@ -188,29 +186,8 @@ class ServerConfig(_Strict):
     port: int = Field(default=DEFAULT_PORT, ge=0, le=65535)
     api_keys: list[str] = Field(default_factory=list)
     admin_key: str | None = None
+    metrics_token: str | None = None  # opens /metrics alone (for a Prometheus scraper), beside the admin key
     max_body_mb: float = Field(default=64.0, gt=0)
-
-
-class LongContextScenario(_Strict):
-    threshold: int = Field(default=60_000, gt=0)  # estimated prompt tokens above which the request is long
-    target: str
-
-
-class ScenariosConfig(_Strict):
-    """routing/scenarios.py: the model for each kind of request (unset: that kind routes as it names)."""
-
-    background: str | None = None
-    think: str | None = None
-    long_context: LongContextScenario | None = None
-    image: str | None = None
-    web_search: str | None = None
-    subagent: str | None = None
-
-
-class RoutingConfig(_Strict):
-    strategy: Strategy = "round-robin"
-    max_wait: float = Field(default=10.0, ge=0)
-    scenarios: ScenariosConfig = Field(default_factory=ScenariosConfig)
 
 
 class StoreConfig(_Strict):
@@ -237,6 +214,7 @@ class Config(_Strict):
     store: StoreConfig = Field(default_factory=StoreConfig)
     addons: dict[str, bool | dict[str, Any]] = Field(default_factory=dict)  # on/off, or on with options
     models: dict[str, ModelSpec] = Field(default_factory=dict)  # capabilities by model id or glob, over the shipped table
+    observe: ObserveConfig = Field(default_factory=ObserveConfig)
     _discovered: dict[str, ModelSpec] = PrivateAttr(default_factory=dict)  # what local servers said, by provider/model
 
     @property

@@ -6,7 +6,7 @@ from babelgate import ir
 from babelgate.addons.safeguards_judge import verdicts
 from babelgate.addons.usage_scaling import scale_usage, scaled
 from babelgate.call import Call
-from babelgate.config import ScenariosConfig
+from babelgate.config_routing import ScenariosConfig
 from babelgate.dialects import anthropic
 from babelgate.routing.scenarios import Scenarios
 

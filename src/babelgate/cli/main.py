@@ -4,22 +4,25 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import logging
 import multiprocessing
 import os
 import signal
+import tempfile
 from pathlib import Path
 
 import typer
 
 from babelgate import config as config_module
-from babelgate.cli import accounts, claude
+from babelgate.cli import accounts, claude, logs
 from babelgate.cli.load import console, load_config
+from babelgate.cli.usage import usage
 from babelgate.config import Config, ConfigError
 from babelgate.routing.models import ModelResolver
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="babelgate: any AI client, any model, one port.")
 app.add_typer(accounts.app, name="accounts")
+app.add_typer(logs.app, name="logs")
+app.command("usage")(usage)
 app.add_typer(claude.app, name="claude-code")
 
 
@@ -40,16 +43,13 @@ def _print_claude_code_lines(cfg: Config) -> None:
     console.print("Point Claude Code at it with:\n  " + " ".join(lines) + " claude", highlight=False)
 
 
-def _configure_logging(level: str) -> None:
-    logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-
-
-def _run_worker(cfg: Config, reuse_port: bool, log_level: str) -> None:
+def _run_worker(cfg: Config, reuse_port: bool, log_level: str, log_format: str = "text") -> None:
     from aiohttp import web
 
+    from babelgate.observe import logfmt
     from babelgate.server.app import ACCEPT_BACKLOG, RUNNER_OPTIONS, build_app
 
-    _configure_logging(log_level)
+    logfmt.configure(log_level, log_format)
     # Everything imported now lives as long as the process: keep the collector off it, and
     # collect less often (measured in bench/: lower p99 on 50 KB requests, a little more throughput).
     gc.collect()
@@ -82,8 +82,12 @@ def serve(
     port: int | None = typer.Option(None, help="Listen port (default 8318)."),
     workers: int = typer.Option(1, min=1, help="Worker processes sharing the port (state shared through the store)."),
     log_level: str = typer.Option("info", help="debug, info, warning or error."),
+    log_format: str = typer.Option("text", help="text, or json (one object per line)."),
 ) -> None:
     """Start the gateway."""
+    if log_format not in ("text", "json"):
+        console.print("[red]error:[/red] --log-format takes text or json", highlight=False)
+        raise typer.Exit(2)
     cfg = load_config(config)
     if host is not None:
         cfg.server.host = host
@@ -94,15 +98,17 @@ def serve(
     )
     _print_claude_code_lines(cfg)
     if workers == 1:
-        _run_worker(cfg, False, log_level)
+        _run_worker(cfg, False, log_level, log_format)
         return
-    _supervise(cfg, workers, log_level)
+    _supervise(cfg, workers, log_level, log_format)
 
 
-def _supervise(cfg: Config, workers: int, log_level: str) -> None:
+def _supervise(cfg: Config, workers: int, log_level: str, log_format: str) -> None:
     """Start the workers (they share the port with SO_REUSEPORT) and stop them all together."""
     context = multiprocessing.get_context("spawn")
-    processes = [context.Process(target=_run_worker, args=(cfg, True, log_level), daemon=True) for _ in range(workers)]
+    metrics_dir = tempfile.TemporaryDirectory(prefix="babelgate-metrics-")
+    os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", metrics_dir.name)  # every worker's counts, read by /metrics on any
+    processes = [context.Process(target=_run_worker, args=(cfg, True, log_level, log_format), daemon=True) for _ in range(workers)]
     for process in processes:
         process.start()
 
@@ -115,6 +121,7 @@ def _supervise(cfg: Config, workers: int, log_level: str) -> None:
     signal.signal(signal.SIGINT, stop)
     for process in processes:
         process.join()
+    metrics_dir.cleanup()
 
 
 @app.command()

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from babelgate.config import Strategy
+from babelgate.config_routing import Strategy
 from babelgate.providers.base import Credential
 
 

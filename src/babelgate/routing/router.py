@@ -24,7 +24,8 @@ from typing import Any
 from babelgate import ir
 from babelgate.call import Call
 from babelgate.capabilities import Catalog
-from babelgate.config import Config, Strategy
+from babelgate.config import Config
+from babelgate.config_routing import Strategy
 from babelgate.errors import UpstreamError
 from babelgate.providers.base import Attempt, Credential, Reply, Upstream
 from babelgate.routing.cooldown import CooldownBook

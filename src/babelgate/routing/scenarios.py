@@ -29,7 +29,7 @@ from typing import Any
 
 from babelgate import ir, tokens
 from babelgate.call import Call
-from babelgate.config import ScenariosConfig
+from babelgate.config_routing import ScenariosConfig
 
 SCENARIO = "routing.scenario"  # the call's note: the scenario that picked its model
 SUBAGENT_HEADER = "x-claude-code-agent-id"

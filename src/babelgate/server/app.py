@@ -17,14 +17,17 @@ from babelgate.config import Config
 from babelgate.dialects import anthropic, openai_chat
 from babelgate.dialects.base import Dialect
 from babelgate.errors import GatewayError, Kind
-from babelgate.server import azure_inbound, bedrock_inbound, vertex_inbound
+from babelgate.observe.records import record_of, request_id, route_header
+from babelgate.server import azure_inbound, bedrock_inbound, observe_routes, vertex_inbound
 from babelgate.server.admin import account_limits_handler
 from babelgate.server.errors import error_response, internal_error
 from babelgate.server.gateway import GATEWAY, Gateway
-from babelgate.server.serve import CALL, json_body, serve
+from babelgate.server.serve import CALL, RAW_BODY, json_body, serve
 
 log = logging.getLogger("babelgate.server")
-ADMIN_PATHS = ("/account-limits",)
+ADMIN_PATHS = ("/account-limits", "/admin/", "/metrics")
+OPEN_PATHS = ("/health", "/", *observe_routes.OPEN_PATHS)  # the dashboard's page and assets: its data needs the admin key
+REQUEST_ID = web.RequestKey("request_id", str)
 # How the server runs its handlers: a client that disconnects cancels its handler, and with it
 # the upstream request (no tokens generated for nobody). One line per request is logged by `guard`.
 RUNNER_OPTIONS: dict[str, Any] = {"handler_cancellation": True, "access_log": None}
@@ -58,12 +61,13 @@ def dialect_for_path(path: str) -> Dialect:
     return anthropic
 
 
-def error_writer(path: str) -> Callable[[GatewayError], web.Response]:
-    """How errors are answered on `path`: Bedrock's own shape on its routes, else the path's dialect."""
+def error_writer(path: str, rid: str = "") -> Callable[[GatewayError], web.Response]:
+    """How errors are answered on `path`: Bedrock's own shape on its routes, else the path's dialect
+    (with the request id in the body)."""
     if bedrock_inbound.owns(path):
         return bedrock_inbound.error_response
     dialect = dialect_for_path(path)
-    return lambda error: error_response(dialect, error)
+    return lambda error: error_response(dialect, error, rid)
 
 
 def _client_key(request: web.Request) -> str | None:
@@ -79,28 +83,62 @@ def _authorized(request: web.Request, keys: list[str]) -> bool:
     return given is not None and any(hmac.compare_digest(given.encode(), k.encode()) for k in keys)
 
 
+def _keys_for(path: str, config: Config) -> list[str]:
+    """The keys that open `path`: the admin key for admin paths (or the metrics token for /metrics), else the client keys."""
+    server = config.server
+    if server.admin_key and path.startswith(ADMIN_PATHS):
+        return [server.admin_key, *([server.metrics_token] if server.metrics_token and path == "/metrics" else [])]
+    return server.api_keys
+
+
 @web.middleware
 async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Authenticate, log one line, and turn every failure into a 4xx/5xx in the caller's dialect."""
+    """Authenticate, log one line, record the request, and turn every failure into a 4xx/5xx in the caller's dialect."""
     started = time.perf_counter()
-    server = request.app[GATEWAY].config.server
-    keys = [server.admin_key] if server.admin_key and request.path.startswith(ADMIN_PATHS) else server.api_keys
+    gateway = request.app[GATEWAY]
+    rid = request[REQUEST_ID] = request_id(request.headers.get("x-request-id"))
+    keys = _keys_for(request.path, gateway.config)
+    failed: GatewayError | None = None
     try:
-        if keys and request.path not in ("/health", "/") and not _authorized(request, keys):
+        if keys and request.path not in OPEN_PATHS and not _authorized(request, keys):
             raise GatewayError(401, Kind.AUTHENTICATION, "missing or invalid API key for this gateway (server.api_keys / server.admin_key)")
         response = await handler(request)
     except GatewayError as error:
-        response = error_writer(request.path)(error)
+        failed = error
     except web.HTTPRequestEntityTooLarge as error:
-        response = error_writer(request.path)(GatewayError(413, Kind.TOO_LARGE, f"request body is too large: {error.text}"))
+        failed = GatewayError(413, Kind.TOO_LARGE, f"request body is too large: {error.text}")
     except web.HTTPException as error:
-        kind = Kind.INVALID_REQUEST if error.status < 500 else Kind.UPSTREAM
-        response = error_writer(request.path)(GatewayError(error.status, kind, error.reason))
+        failed = GatewayError(error.status, Kind.INVALID_REQUEST if error.status < 500 else Kind.UPSTREAM, error.reason)
     except Exception as exc:  # a bug of ours: never a traceback to the client
-        response = error_writer(request.path)(internal_error(request, exc))
+        failed = internal_error(request, exc)
+    if failed is not None:
+        response = error_writer(request.path, rid)(failed)
+    call = request.get(CALL)
     elapsed = (time.perf_counter() - started) * 1000
-    log.info("%s %s %s %.1fms %s", request.method, request.path, response.status, elapsed, _route(request.get(CALL)))
+    log.info("%s %s %s %.1fms %s [%s]", request.method, request.path, response.status, elapsed, _route(call), rid)
+    if call is not None or (failed is not None and request.method == "POST"):  # API traffic, not the admin pages
+        _record(request, response, started, call, failed)
     return response
+
+
+def _record(request: web.Request, response: web.StreamResponse, started: float, call: Call | None, failed: GatewayError | None) -> None:
+    observer = request.app[GATEWAY].observer
+    record = record_of(request[REQUEST_ID], request.method, request.path, response.status, started, call, failed.message if failed else "")
+    sent: bytes | None = None
+    if observer.wants_bodies():
+        sent = bytes(call.transcript) if call is not None and call.transcript else getattr(response, "body", None)
+    observer.finish(record, failed.kind.value if failed else "", request.get(RAW_BODY), sent if isinstance(sent, bytes) else None)
+
+
+async def _tag_response(request: web.Request, response: web.StreamResponse) -> None:
+    """Every response says its request id, and which route served it (`x-babelgate-route`)."""
+    rid = request.get(REQUEST_ID)
+    if rid:
+        response.headers["x-request-id"] = rid
+    call = request.get(CALL)
+    route = route_header(call) if call is not None else None
+    if route:
+        response.headers["x-babelgate-route"] = route
 
 
 def _route(call: Call | None) -> str:
@@ -184,6 +222,7 @@ async def not_found(request: web.Request) -> web.StreamResponse:
 def build_app(config: Config, gateway: Gateway | None = None) -> web.Application:
     app = web.Application(middlewares=[guard], client_max_size=int(config.server.max_body_mb * 1024 * 1024))
     app[GATEWAY] = gateway or Gateway(config)
+    app.on_response_prepare.append(_tag_response)
     app.on_startup.append(lambda a: a[GATEWAY].start())
     app.on_cleanup.append(lambda a: a[GATEWAY].stop())
     router = app.router
@@ -198,6 +237,7 @@ def build_app(config: Config, gateway: Gateway | None = None) -> web.Application
     router.add_get("/health", health)
     router.add_get("/", root)
     router.add_get("/account-limits", account_limits_handler)
+    observe_routes.add_routes(router)
     bedrock_inbound.add_routes(router)
     vertex_inbound.add_routes(router)
     azure_inbound.add_routes(router)

@@ -13,11 +13,14 @@ from babelgate.errors import GatewayError, Kind
 log = logging.getLogger("babelgate.server")
 
 
-def error_response(dialect: Dialect, error: GatewayError) -> web.Response:
+def error_response(dialect: Dialect, error: GatewayError, request_id: str = "") -> web.Response:
     headers = dict(error.headers)
+    body = dialect.render_error(error)
+    if request_id and dialect.name == "anthropic":
+        body["request_id"] = request_id  # where Anthropic's own errors carry it; the other formats have it in x-request-id only
     return web.Response(
         status=error.status,
-        body=orjson.dumps(dialect.render_error(error)),
+        body=orjson.dumps(body),
         content_type="application/json",
         headers=headers,
     )

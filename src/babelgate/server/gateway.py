@@ -12,6 +12,7 @@ from babelgate.addons.base import Addons, Context, load_addons
 from babelgate.call import Call
 from babelgate.config import Config
 from babelgate.errors import GatewayError
+from babelgate.observe.observer import Observer
 from babelgate.observe.usage import UsageLedger
 from babelgate.providers.base import Reply, Upstream
 from babelgate.registry import build_upstream
@@ -59,6 +60,7 @@ class Gateway:
         self.store = store or open_store(config)
         self.router = Router(config, self.upstreams, self.book, self.pool, self.store)
         self.addons: Addons = load_addons(config, Context(config, self.store, self.ledger, router=self.router))
+        self.observer = Observer(config, self.book.snapshot, self._secrets())
         self._syncer: asyncio.Task[None] | None = None
 
     async def answer(self, call: Call) -> Reply:
@@ -73,8 +75,14 @@ class Gateway:
             raise self.addons.error(call, error) from None
         return await self.addons.reply(call, reply)
 
+    def _secrets(self) -> list[str]:
+        server = self.config.server
+        keys = [c.key for upstream in self.upstreams.values() for c in upstream.credentials if c.key]
+        return [*keys, *server.api_keys, *([server.admin_key] if server.admin_key else [])]
+
     async def start(self) -> None:
         await add_stored_credentials(self.upstreams, self.store)
+        self.observer.add_secrets(self._secrets())
         self.book.restore(await self.store.load_cooldowns())
         self._syncer = asyncio.create_task(self._sync_forever())
 
@@ -101,6 +109,7 @@ class Gateway:
             await self.store.save_cooldown(entry)
         for (credential, model, day), tally in self.ledger.drain().items():
             await self.store.add_usage(credential, model, day, tally.requests, tally.input_tokens, tally.output_tokens)
+        await self.observer.flush(self.store)
         self.book.replace(await self.store.load_cooldowns())
         self.book.restore(router.dirty.values())  # recorded while we were writing
 

@@ -16,6 +16,7 @@ dialect: Bedrock's InvokeModelWithResponseStream wants Anthropic events in AWS e
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from typing import Protocol
 
@@ -28,6 +29,7 @@ from babelgate.call import Call
 from babelgate.providers.base import Chunks, Reply
 
 PINGS = {"anthropic": b'event: ping\ndata: {"type": "ping"}\n\n', "openai": b": keepalive\n\n", "openai-responses": b": keepalive\n\n"}
+TRANSCRIPT_LIMIT = 4 * 1024 * 1024  # a captured stream stops growing here (the observer caps it further)
 
 
 class ClientFraming(Protocol):
@@ -51,6 +53,7 @@ def _whole(call: Call, reply: Reply, addons: Addons) -> web.Response:
     response = reply.response
     assert response is not None, "a reply is a whole response or a stream"
     addons.response(call, response)
+    call.usage = response.usage
     if reply.passthrough:
         return web.Response(body=reply.body, content_type="application/json")
     response.model = call.request.model
@@ -68,6 +71,8 @@ async def _stream(
     async for chunk, events in chunks:
         for event in events:
             addons.event(call, event)
+            if isinstance(event, ir.Finish):
+                call.usage = event.usage
         if passthrough and chunk:
             data = chunk
         elif not chunk and not events:
@@ -77,6 +82,10 @@ async def _stream(
         if data and framing:
             data = framing.feed(data)
         if data:
+            if call.first_byte is None and (chunk or events):  # a keepalive ping is not the first token
+                call.first_byte = time.perf_counter()
+            if call.transcript is not None and len(call.transcript) < TRANSCRIPT_LIMIT:
+                call.transcript += data
             await out.write(data)
     if framing and (tail := framing.flush()):
         await out.write(tail)

@@ -19,10 +19,12 @@ from babelgate.server.gateway import GATEWAY
 from babelgate.server.relay import ClientFraming, relay
 
 CALL = web.RequestKey("call", Call)  # the request's way through the gateway, for the log line
+RAW_BODY = web.RequestKey("raw_body", bytes)  # the client's body as read, for the request log
 
 
 async def json_body(request: web.Request) -> dict[str, Any]:
     raw = await request.read()
+    request[RAW_BODY] = raw
     if not raw:
         raise BadRequest("", "request body is empty; expected a JSON object")
     try:
@@ -49,6 +51,12 @@ async def serve(
     body = await json_body(request) if body is None else body
     parsed = dialect.parse_request(body, model, stream)
     call = Call(dialect, parsed, request.headers if headers is None else headers, raw=body, hooks=gateway.addons)
+    if gateway.observer.wants_bodies():
+        call.transcript = bytearray()
     request[CALL] = call
-    reply = await gateway.answer(call)
-    return await relay(request, call, reply, gateway.addons, framing)
+    gateway.observer.begin()
+    try:
+        reply = await gateway.answer(call)
+        return await relay(request, call, reply, gateway.addons, framing)
+    finally:
+        gateway.observer.end()

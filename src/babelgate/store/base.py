@@ -8,7 +8,7 @@ per credential, model and UTC day. Days are "YYYY-MM-DD" strings; times are epoc
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from babelgate.providers.classify import Reason
 
@@ -43,6 +43,40 @@ class Usage:
     requests: int
     input_tokens: int
     output_tokens: int
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedRequest:
+    """One row of the request log: the record's summary (plain JSON values) and any captured bodies."""
+
+    id: str
+    started: float
+    summary: dict[str, Any]  # observe.records.RequestRecord.summary()
+    request_body: bytes | None = None
+    response_body: bytes | None = None
+
+    @property
+    def size(self) -> int:
+        return 512 + len(self.request_body or b"") + len(self.response_body or b"")
+
+
+@dataclass(frozen=True, slots=True)
+class RequestFilter:
+    model: str | None = None  # the target served (provider/model) or the model asked for
+    provider: str | None = None
+    status: int | None = None  # an exact status, or a class: 2 for 2xx, 4 for 4xx, 5 for 5xx
+    before: float | None = None  # started before this time (paging back)
+    since: float | None = None
+
+    def matches(self, summary: dict[str, Any]) -> bool:
+        status = summary["status"]
+        return (
+            (self.model is None or self.model in (summary["target"], summary["model"]))
+            and (self.provider is None or summary["provider"] == self.provider)
+            and (self.status is None or status == self.status or (self.status < 10 and status // 100 == self.status))
+            and (self.before is None or summary["started"] < self.before)
+            and (self.since is None or summary["started"] >= self.since)
+        )
 
 
 class Store(Protocol):
@@ -82,6 +116,20 @@ class Store(Protocol):
 
     async def credentials(self) -> list[tuple[str, str, str]]:
         """Stored keys as (provider, name, key), sorted."""
+        ...
+
+    async def log_requests(self, rows: list[LoggedRequest]) -> None:
+        """Append rows to the request log."""
+        ...
+
+    async def recent_requests(self, limit: int, where: RequestFilter) -> list[dict[str, Any]]:
+        """The summaries of the newest matching rows, newest first."""
+        ...
+
+    async def logged_request(self, request_id: str) -> LoggedRequest | None: ...
+
+    async def prune_requests(self, older_than: float, max_bytes: int) -> None:
+        """Drop rows started before `older_than`, then the oldest until the log holds at most `max_bytes`."""
         ...
 
     async def close(self) -> None: ...

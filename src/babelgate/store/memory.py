@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
-from babelgate.store.base import Entry, Usage
+from babelgate.store.base import Entry, LoggedRequest, RequestFilter, Usage
 
 
 class MemoryStore:
@@ -16,6 +17,7 @@ class MemoryStore:
         self._bindings: dict[str, tuple[str, float]] = {}
         self._usage: dict[tuple[str, str, str], tuple[int, int, int]] = {}
         self._credentials: dict[tuple[str, str], str] = {}
+        self._requests: dict[str, LoggedRequest] = {}  # in insertion order, which is about start order
 
     async def load_cooldowns(self) -> list[Entry]:
         return list(self._cooldowns.values())
@@ -56,6 +58,24 @@ class MemoryStore:
 
     async def credentials(self) -> list[tuple[str, str, str]]:
         return sorted((p, n, k) for (p, n), k in self._credentials.items())
+
+    async def log_requests(self, rows: list[LoggedRequest]) -> None:
+        for row in rows:
+            self._requests[row.id] = row
+
+    async def recent_requests(self, limit: int, where: RequestFilter) -> list[dict[str, Any]]:
+        rows = sorted((r.summary for r in self._requests.values() if where.matches(r.summary)), key=lambda s: -s["started"])
+        return rows[:limit]
+
+    async def logged_request(self, request_id: str) -> LoggedRequest | None:
+        return self._requests.get(request_id)
+
+    async def prune_requests(self, older_than: float, max_bytes: int) -> None:
+        kept = sorted((r for r in self._requests.values() if r.started >= older_than), key=lambda r: r.started)
+        total = sum(r.size for r in kept)
+        while kept and total > max_bytes:
+            total -= kept.pop(0).size
+        self._requests = {r.id: r for r in kept}
 
     async def close(self) -> None:
         return None

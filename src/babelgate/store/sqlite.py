@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from babelgate.providers.classify import Reason
-from babelgate.store.base import Entry, Usage
+from babelgate.store import request_log
+from babelgate.store.base import Entry, LoggedRequest, RequestFilter, Usage
 
 T = TypeVar("T")
 
@@ -142,6 +143,20 @@ class SqliteStore:
         rows = await self._run(_query, "SELECT provider, name, key FROM credentials ORDER BY provider, name", ())
         return [(str(p), str(n), str(k)) for p, n, k in rows]
 
+    # The request log (store/request_log.py).
+
+    async def log_requests(self, rows: list[LoggedRequest]) -> None:
+        await self._run(request_log.insert, rows)
+
+    async def recent_requests(self, limit: int, where: RequestFilter) -> list[dict[str, Any]]:
+        return await self._run(request_log.recent, limit, where)
+
+    async def logged_request(self, request_id: str) -> LoggedRequest | None:
+        return await self._run(request_log.one, request_id)
+
+    async def prune_requests(self, older_than: float, max_bytes: int) -> None:
+        await self._run(request_log.prune, older_than, max_bytes)
+
     # Lifecycle: everything below runs the connection on the worker thread only.
 
     async def close(self) -> None:
@@ -166,7 +181,7 @@ class SqliteStore:
         conn = sqlite3.connect(self.path, timeout=busy_timeout, isolation_level=None)  # autocommit
         _switch_to_wal(conn, busy_timeout)
         conn.execute("PRAGMA synchronous = NORMAL")
-        conn.executescript(_SCHEMA)
+        conn.executescript(_SCHEMA + request_log.SCHEMA)
         self._conn = conn
 
     def _close_connection(self) -> None:
