@@ -17,7 +17,7 @@ from babelgate.config import Config
 from babelgate.dialects import anthropic, openai_chat
 from babelgate.dialects.base import Dialect
 from babelgate.errors import GatewayError, Kind
-from babelgate.server import azure_inbound, bedrock_inbound, vertex_inbound
+from babelgate.server import azure_inbound, bedrock_inbound, models, vertex_inbound
 from babelgate.server.admin import account_limits_handler
 from babelgate.server.errors import error_response, internal_error
 from babelgate.server.gateway import GATEWAY, Gateway
@@ -148,16 +148,6 @@ def _dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
-async def list_models(request: web.Request) -> web.StreamResponse:
-    names = request.app[GATEWAY].router.resolver.listing()
-    if "anthropic-version" in request.headers or "authorization" not in request.headers:
-        data = [{"type": "model", "id": n, "display_name": n, "created_at": "2025-01-01T00:00:00Z"} for n in names]
-        body = {"data": data, "has_more": False, "first_id": names[0] if names else None, "last_id": names[-1] if names else None}
-        return web.json_response(body, dumps=_dumps)
-    owned = [{"id": n, "object": "model", "created": 0, "owned_by": n.split("/")[0] if "/" in n else "babelgate"} for n in names]
-    return web.json_response({"object": "list", "data": owned}, dumps=_dumps)
-
-
 async def list_gemini_models(request: web.Request) -> web.StreamResponse:
     names = request.app[GATEWAY].router.resolver.listing()
     methods = ["generateContent", "streamGenerateContent", "countTokens"]
@@ -193,7 +183,8 @@ def build_app(config: Config, gateway: Gateway | None = None) -> web.Application
     router.add_post("/v1beta/models/{target:.+}", gemini_action)
     router.add_post("/v1/models/{target:.+}", gemini_action)
     router.add_get("/v1beta/models", list_gemini_models)
-    router.add_get("/v1/models", list_models)
+    router.add_get("/v1/models", models.list_models)
+    router.add_get("/v1/models/{model_id}", models.get_model)
     router.add_get("/health", health)
     router.add_get("/", root)
     router.add_get("/account-limits", account_limits_handler)
