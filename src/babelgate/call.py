@@ -23,3 +23,5 @@ class Call:
     failures: list[tuple[Attempt, UpstreamError]] = field(default_factory=list)  # each failed try
     served: Attempt | None = None  # the attempt that answered
     notes: dict[str, Any] = field(default_factory=dict)  # scratch space for addons, keyed by addon name
+    reply_headers: dict[str, str] = field(default_factory=dict)  # headers an addon adds to the client's reply
+    answered_by: str = ""  # the addon that answered without an upstream, for the log line

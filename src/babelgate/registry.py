@@ -27,6 +27,8 @@ UPSTREAM_TYPES: dict[str, str] = {
 }
 
 BUILTIN_ADDONS: dict[str, str] = {
+    "warmup": "babelgate.addons.warmup:Warmup",
+    "session_recovery": "babelgate.addons.session_recovery:SessionRecovery",
     "claude_code": "babelgate.addons.claude_code:ClaudeCode",
     "signatures": "babelgate.addons.signatures:Signatures",
     "usage": "babelgate.addons.usage:Usage",

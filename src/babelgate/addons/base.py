@@ -44,6 +44,7 @@ class Context:
 
 class Addon:
     name: ClassVar[str] = ""
+    default_on: ClassVar[bool] = True  # a built-in the config does not mention is on unless this says otherwise
 
     def __init__(self, context: Context) -> None:
         self.context = context
@@ -130,14 +131,18 @@ def _failed(name: str, hook: str) -> None:
 def load_addons(config: Config, context: Context) -> Addons:
     """The built-ins not switched off, in their order, then each third-party addon the config names.
 
+    A built-in with `default_on = False` (warmup) runs only when the config switches it on.
     A config value is `true`/`false`, or a mapping: on, with those options (`context.options`)."""
-    wanted = [name for name in BUILTIN_ADDONS if config.addons.get(name, True) is not False]
+    wanted = [name for name in BUILTIN_ADDONS if config.addons.get(name) is not False]
     wanted += [name for name, setting in config.addons.items() if setting is not False and name not in BUILTIN_ADDONS]
     addons = []
     for name in wanted:
+        cls = _addon_class(name)
+        if name not in config.addons and not cls.default_on:
+            continue
         setting = config.addons.get(name, True)
         options = setting if isinstance(setting, dict) else {}
-        addons.append(_addon_class(name)(replace(context, options=options)))
+        addons.append(cls(replace(context, options=options)))
     return Addons(addons)
 
 

@@ -107,6 +107,8 @@ def _route(call: Call | None) -> str:
     """Which target and credential served the request (or failed last), for the log line."""
     if call is None:
         return ""
+    if call.answered_by:
+        return f"{call.request.model} -> answered by the {call.answered_by} addon (no upstream call)"
     attempt = call.served or (call.failures[-1][0] if call.failures else None)
     return "" if attempt is None else f"{call.request.model} -> {attempt.target} ({attempt.credential.id})"
 
