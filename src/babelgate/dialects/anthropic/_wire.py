@@ -108,14 +108,14 @@ def _reasoning(body: dict[str, Any]) -> ir.Reasoning | None:
     if effort not in EFFORTS:
         effort = None  # a level newer than this code: Anthropic reads it from the client's own body
     if thinking is None:
-        return ir.Reasoning(effort=effort) if effort else None  # type: ignore[arg-type]
+        return ir.Reasoning(effort=effort) if effort else None
     mode = need(thinking, "type", str, "thinking")
     if mode not in ("enabled", "adaptive", "disabled"):
-        return ir.Reasoning(effort=effort) if effort else None  # type: ignore[arg-type]
+        return ir.Reasoning(effort=effort) if effort else None
     if mode == "disabled":
         return ir.Reasoning(effort="none")
     budget = field(thinking, "budget_tokens", int, "thinking") if mode == "enabled" else None
-    return ir.Reasoning(effort=effort or ("medium" if budget is None else None), budget=budget)  # type: ignore[arg-type]
+    return ir.Reasoning(effort=effort or ("medium" if budget is None else None), budget=budget)
 
 
 def _media_block(part: ir.MediaPart) -> dict[str, Any]:
