@@ -19,7 +19,7 @@ from babelgate.dialects.base import Dialect
 from babelgate.errors import GatewayError, Kind
 from babelgate.server import azure_inbound, bedrock_inbound, models, vertex_inbound
 from babelgate.server.admin import account_limits_handler
-from babelgate.server.errors import error_response, internal_error
+from babelgate.server.errors import as_messages_api, error_response, internal_error
 from babelgate.server.gateway import GATEWAY, Gateway
 from babelgate.server.serve import CALL, json_body, serve
 
@@ -63,6 +63,8 @@ def error_writer(path: str) -> Callable[[GatewayError], web.Response]:
     if bedrock_inbound.owns(path):
         return bedrock_inbound.error_response
     dialect = dialect_for_path(path)
+    if path.startswith("/v1/messages"):
+        return lambda error: error_response(dialect, as_messages_api(error))
     return lambda error: error_response(dialect, error)
 
 
@@ -72,6 +74,15 @@ def _client_key(request: web.Request) -> str | None:
         return auth[7:].strip()
     headers = request.headers
     return headers.get("x-api-key") or headers.get("api-key") or headers.get("x-goog-api-key") or request.query.get("key")
+
+
+def _key_problem(request: web.Request) -> str:
+    """What is wrong with the client's key, and what to do (the key itself is never repeated)."""
+    said = "none was sent" if _client_key(request) is None else "the key sent is not one of this gateway's"
+    return (
+        f"missing or invalid API key for this gateway ({said}): use a key from server.api_keys (server.admin_key "
+        "for admin paths); Claude Code takes it in ANTHROPIC_AUTH_TOKEN or ANTHROPIC_API_KEY"
+    )
 
 
 def _authorized(request: web.Request, keys: list[str]) -> bool:
@@ -85,12 +96,14 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     started = time.perf_counter()
     server = request.app[GATEWAY].config.server
     keys = [server.admin_key] if server.admin_key and request.path.startswith(ADMIN_PATHS) else server.api_keys
+    why = ""
     try:
         if keys and request.path not in ("/health", "/") and not _authorized(request, keys):
-            raise GatewayError(401, Kind.AUTHENTICATION, "missing or invalid API key for this gateway (server.api_keys / server.admin_key)")
+            raise GatewayError(401, Kind.AUTHENTICATION, _key_problem(request))
         response = await handler(request)
     except GatewayError as error:
         response = error_writer(request.path)(error)
+        why = f" ({error.message[:300]})"
     except web.HTTPRequestEntityTooLarge as error:
         response = error_writer(request.path)(GatewayError(413, Kind.TOO_LARGE, f"request body is too large: {error.text}"))
     except web.HTTPException as error:
@@ -99,7 +112,7 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     except Exception as exc:  # a bug of ours: never a traceback to the client
         response = error_writer(request.path)(internal_error(request, exc))
     elapsed = (time.perf_counter() - started) * 1000
-    log.info("%s %s %s %.1fms %s", request.method, request.path, response.status, elapsed, _route(request.get(CALL)))
+    log.info("%s %s %s %.1fms %s%s", request.method, request.path, response.status, elapsed, _route(request.get(CALL)), why)
     return response
 
 
