@@ -32,6 +32,8 @@ def test_what_counts_as_a_probe() -> None:
     assert probe(request(("user", "hi"), ("assistant", "yes?"), ("user", "hi"))) is None  # a conversation, not a probe
     assert probe(request(("user", "Warmup"), ("assistant", "OK"))) is None
     assert probe(request(("user", "Warmup please"))) is None
+    reminded = ir.Request("m", [ir.Message("user", [ir.TextPart("<system-reminder>\nbe nice</system-reminder>"), ir.TextPart("Warmup")])])
+    assert probe(reminded) == "warmup"  # Claude Code's reminders are not what the user said
     tool_result = ir.Request("m", [ir.Message("user", [ir.ToolResultPart("t", [ir.TextPart("Warmup")])])], max_tokens=1)
     assert probe(tool_result) is None
 

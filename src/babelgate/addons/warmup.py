@@ -11,7 +11,10 @@ header `X-Warmup-Intercepted: true` (a stream gets the whole SSE sequence). The 
   would), `test` (its API-key check), `.` (its start-up model check) and `Hi` (the check
   `/model NAME` makes before it switches).
 
-Only a model the gateway routes is answered, so an unknown name still gets its clear error.
+Claude Code's `<system-reminder>` blocks in the same turn do not count. Only a model the gateway
+routes is answered, so an unknown name still gets its clear error. In the flows tried with
+2.1.328 through `ANTHROPIC_BASE_URL` (`-p`, the TUI's start, `/model` switches) it sent none of
+these; its binary sends them from the code paths named above.
 Off by default; `addons: {warmup: true}` switches it on.
 """
 
@@ -30,6 +33,7 @@ log = logging.getLogger("babelgate.addons.warmup")
 HEADER = "X-Warmup-Intercepted"
 ANY_LENGTH = frozenset({"warmup"})
 ONE_TOKEN = frozenset({"quota", "count", "test", ".", "hi"})
+REMINDER = "<system-reminder>"  # blocks Claude Code adds to a user turn; they are not what the user said
 
 
 def probe(request: ir.Request) -> str | None:
@@ -37,7 +41,7 @@ def probe(request: ir.Request) -> str | None:
     turns = [m for m in request.messages if m.role != "system"]
     if not turns or turns[-1].role != "user":
         return None
-    parts = turns[-1].parts
+    parts = [p for p in turns[-1].parts if not (isinstance(p, ir.TextPart) and p.text.startswith(REMINDER))]
     if not parts or not all(isinstance(p, ir.TextPart) for p in parts):
         return None
     text = "".join(p.text for p in parts if isinstance(p, ir.TextPart)).strip().lower()
