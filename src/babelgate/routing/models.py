@@ -64,7 +64,9 @@ class ModelResolver:
 
     def resolve(self, requested: str) -> tuple[list[Target], ir.Reasoning | None]:
         name, reasoning = split_variant(requested)
-        targets = self._lookup(name, depth=0) or self._lookup(without_window(name), depth=0)
+        bare = without_window(name)  # a published `[1m]` id comes back without it, or with it from other clients
+        first = bare if bare != name and bare in self.published else name
+        targets = self._lookup(first, depth=0) or self._lookup(bare, depth=0)
         if not targets:
             raise GatewayError(
                 404,

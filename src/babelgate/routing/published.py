@@ -2,7 +2,8 @@
 
 Claude Code keeps only ids that contain `claude` or `anthropic` (measured with 2.1.328), so
 every routable name gets one: a name that already passes that filter and has no `/` stays as it
-is (an alias such as `claude-opus-5-5`, a provider's `claude-sonnet-4-5`); any other becomes
+is (an alias such as `claude-opus-5-5`), as does a provider's own such model (`ant/claude-sonnet-4-5`
+is `claude-sonnet-4-5`); any other becomes
 `claude-<name>` with `/` as `-` (`up/gpt-5` is `claude-up-gpt-5`, the alias `fast` is
 `claude-fast`). A model whose context window reaches a million tokens carries `[1m]`, the
 suffix Claude Code reads as a 1M window (it drops the suffix before it sends the id back).
@@ -23,6 +24,9 @@ def published_id(name: str) -> str:
     """The id `name` is published under, before any `[1m]`."""
     if _PASSES.search(name) and "/" not in name:
         return name
+    provider, _, model = name.partition("/")
+    if provider and _PASSES.search(model) and "/" not in model:
+        return model  # a provider's own Claude model keeps its id: Claude Code knows it
     return "claude-" + _UNSAFE.sub("-", name).strip("-")
 
 
