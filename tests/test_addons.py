@@ -58,7 +58,7 @@ async def test_an_addon_can_reword_an_error(upstream: FakeUpstream, gateway_fact
     with pytest.raises(anthropic.BadRequestError) as raised:
         await client(gw.url).messages.create(**ask())
     body = raised.value.body
-    assert isinstance(body, dict) and body["error"]["message"] == "up returned HTTP 400: Invalid 'tools[0]' [first]"
+    assert isinstance(body, dict) and body["error"]["message"] == "Invalid 'tools[0]' [first]" and body["error"]["provider"] == "up"
     assert ("first", "error") in recorders.CALLS
 
 
@@ -102,7 +102,8 @@ async def test_built_in_addons_can_be_switched_off(upstream: FakeUpstream, gatew
     gw = await gateway_factory(openai_config(upstream, addons={"usage": False}))
     await client(gw.url).messages.create(**ask())
     assert gw.gateway.ledger.for_credential("up#0").requests == 0
-    assert [type(addon).__name__ for addon in gw.gateway.addons.addons] == ["ClaudeCode", "Signatures", "ContextOverflow", "Safeguards"]
+    names = [type(addon).__name__ for addon in gw.gateway.addons.addons]
+    assert names == ["SessionRecovery", "ClaudeCode", "Signatures", "ContextOverflow", "Safeguards"]  # warmup is off unless switched on
 
 
 async def test_an_addon_gets_its_options_from_the_config(upstream: FakeUpstream, gateway_factory: GatewayFactory) -> None:
@@ -113,5 +114,6 @@ async def test_an_addon_gets_its_options_from_the_config(upstream: FakeUpstream,
 
 
 def test_the_config_names_unknown_addons() -> None:
-    with pytest.raises(ConfigError, match="unknown addon 'usgae'; built-in addons are claude_code, signatures, usage"):
+    built_ins = "warmup, session_recovery, claude_code, signatures, usage"
+    with pytest.raises(ConfigError, match=f"unknown addon 'usgae'; built-in addons are {built_ins}"):
         parse({"addons": {"usgae": False}})

@@ -45,7 +45,7 @@ MINIMAL = {"model": "opus", "max_tokens": 10, "messages": [{"role": "user", "con
         ({**MINIMAL, "max_tokens": "ten"}, "max_tokens: expected an integer"),
         ({**MINIMAL, "messages": [{"role": "robot", "content": "hi"}]}, "messages.0.role"),
         ({**MINIMAL, "messages": [{"role": "user", "content": [{"type": "text"}]}]}, "messages.0.content.0.text"),
-        ({**MINIMAL, "messages": [{"role": "user", "content": [{"type": "hologram"}]}]}, "messages.0.content.0.type"),
+        ({**MINIMAL, "messages": [{"role": "user", "content": [{"kind": "hologram"}]}]}, "messages.0.content.0.type"),
         ({**MINIMAL, "tools": [{"description": "no name"}]}, "tools.0.name"),
         ({**MINIMAL, "tool_choice": {"type": "sometimes"}}, "tool_choice.type"),
         ({**MINIMAL, "thinking": {"type": "enabled", "budget_tokens": "lots"}}, "thinking.budget_tokens"),
@@ -61,11 +61,12 @@ async def test_malformed_requests_are_400_naming_the_field(
     assert upstream.received == []
 
 
-async def test_unknown_model_is_404_listing_what_is_available(upstream: FakeUpstream, gateway_factory: GatewayFactory) -> None:
+async def test_unknown_model_is_400_listing_what_is_available(upstream: FakeUpstream, gateway_factory: GatewayFactory) -> None:
+    """Claude Code's gateway contract: a model the gateway does not serve is 400 invalid_request_error, not worth a retry."""
     gw = await gateway_factory(openai_config(upstream, aliases={"opus": "up/gpt-5"}))
-    status, payload, _ = await post(f"{gw.url}/v1/messages", {**MINIMAL, "model": "gpt-9000"})
-    assert status == 404
-    message = assert_anthropic_error(payload, "not_found_error")
+    status, payload, headers = await post(f"{gw.url}/v1/messages", {**MINIMAL, "model": "gpt-9000"})
+    assert status == 400 and headers["x-should-retry"] == "false"
+    message = assert_anthropic_error(payload, "invalid_request_error")
     assert "gpt-9000" in message and "opus" in message and "up/gpt-5-mini" in message
 
 
@@ -149,9 +150,9 @@ async def test_health_models_and_head(upstream: FakeUpstream, gateway_factory: G
         async with session.get(f"{gw.url}/v1/models", headers={"anthropic-version": "2023-06-01"}) as response:
             models = await response.json()
     ids = [m["id"] for m in models["data"]]
-    assert ids == ["opus", "up/gpt-5", "up/gpt-5-mini"]
+    assert ids == ["claude-opus", "claude-up-gpt-5", "claude-up-gpt-5-mini"]  # ids Claude Code keeps (tests/test_claude_code_models.py)
     assert all(m["type"] == "model" and m["display_name"] and m["created_at"] for m in models["data"])
-    assert models["has_more"] is False and models["first_id"] == "opus" and models["last_id"] == "up/gpt-5-mini"
+    assert models["has_more"] is False and models["first_id"] == "claude-opus" and models["last_id"] == "claude-up-gpt-5-mini"
 
 
 @pytest.mark.parametrize(

@@ -52,7 +52,7 @@ async def test_anthropic_to_anthropic_keeps_unknown_fields(upstream: FakeUpstrea
     sent = upstream.received[0]
     assert sent.headers["x-api-key"] == "sk-ant-1" and sent.headers["anthropic-beta"] == "context-management-2025-06-27"
     assert sent.body["model"] == "claude-up" and sent.body["max_tokens"] == 64000
-    assert sent.body["system"] == [request["system"][1]]  # billing header gone, cache_control kept
+    assert sent.body["system"] == request["system"]  # the billing header stays for Anthropic, cache_control kept
     for key in ("context_management", "output_config", "thinking", "messages"):
         assert sent.body[key] == request[key]
 

@@ -77,7 +77,7 @@ async def test_zero_config_serve_prints_what_it_found(tmp_path: Path) -> None:
     assert "openai: openai at https://api.openai.com/v1" in output and "deepseek" in output
     assert f"ANTHROPIC_BASE_URL=http://127.0.0.1:{port}" in output
     assert "sk-from-env-123456" not in output and "sk-deepseek-abcdef" not in output
-    assert "openai/gpt-5" in ids and "deepseek/deepseek-chat" in ids
+    assert "claude-openai-gpt-5" in ids and "claude-deepseek-deepseek-chat[1m]" in ids  # published for Claude Code
 
 
 async def test_serve_with_config_and_two_workers(tmp_path: Path, upstream: FakeUpstream) -> None:

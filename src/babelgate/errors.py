@@ -96,7 +96,9 @@ class UpstreamError(GatewayError):
         kind = kind_for_status(status) if status else Kind.UPSTREAM
         if status >= 500 and status not in (503, 529):
             client_status = 502
-        super().__init__(client_status, kind, message, code="upstream_error")
+        # The upstream's message reaches the client as it was written (clients match phrases in it);
+        # which provider said it is a field of its own.
+        super().__init__(client_status, kind, message, code="upstream_error", details={"provider": provider})
         self.provider = provider
         self.upstream_status = status
         self.upstream_headers = headers or {}

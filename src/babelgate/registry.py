@@ -28,6 +28,8 @@ UPSTREAM_TYPES: dict[str, str] = {
 }
 
 BUILTIN_ADDONS: dict[str, str] = {
+    "warmup": "babelgate.addons.warmup:Warmup",
+    "session_recovery": "babelgate.addons.session_recovery:SessionRecovery",
     "claude_code": "babelgate.addons.claude_code:ClaudeCode",
     "signatures": "babelgate.addons.signatures:Signatures",
     "usage": "babelgate.addons.usage:Usage",
@@ -36,7 +38,7 @@ BUILTIN_ADDONS: dict[str, str] = {
     "usage_scaling": "babelgate.addons.usage_scaling:UsageScaling",
 }
 # Built-ins that stay off unless the config's `addons:` switches them on.
-OPT_IN_ADDONS = frozenset({"usage_scaling"})
+OPT_IN_ADDONS = frozenset({"warmup", "usage_scaling"})
 
 
 def load(path: str) -> Any:

@@ -1,4 +1,4 @@
-"""The claude_code addon on real Claude Code requests: the per-prompt billing header never goes upstream."""
+"""The claude_code addon on real Claude Code requests: the billing header reaches Anthropic and no other family."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from babelgate.call import Call
 from babelgate.config import parse
 from babelgate.dialects import anthropic
 from babelgate.observe.usage import UsageLedger
-from babelgate.providers.base import Attempt, Credential
 from babelgate.store.memory import MemoryStore
 from tests.dialects.helpers import CAPTURE_NAMES, fixture
 
@@ -33,16 +32,11 @@ async def test_the_billing_header_leaves_the_translated_request(name: str) -> No
 
 
 @pytest.mark.parametrize("name", CLAUDE_CODE)
-def test_the_billing_header_leaves_the_passed_through_body(name: str) -> None:
+def test_the_billing_header_stays_in_the_body_an_anthropic_upstream_gets(name: str) -> None:
     raw = fixture(name)
     original = json.loads(json.dumps(raw))
-    request = anthropic.parse_request(raw)
-    body = anthropic.passthrough(raw, request, "claude-real")
-    attempt = Attempt(request, "claude-real", Credential("up#0", "up", "k"), {}, raw)
-    addon().upstream_request(attempt, body)
-    assert body["system"] == raw["system"][1:]  # cache_control and all
+    call = Call(anthropic, anthropic.parse_request(raw), {}, raw=raw)
+    addon().request(call)
+    body = anthropic.passthrough(raw, call.request, "claude-real")
+    assert body["system"] == original["system"]  # the header first, as Claude Code sent it
     assert raw == original  # the client's body is not edited in place
-    translated = Attempt(request, "m", Credential("up#0", "up", "k"), {}, None)
-    other = {"system": list(raw["system"])}
-    addon().upstream_request(translated, other)
-    assert other["system"] == raw["system"]  # a translated body is the encoder's, already without it

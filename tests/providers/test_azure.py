@@ -156,7 +156,7 @@ async def test_bad_key_is_an_anthropic_authentication_error(
     assert error.status_code == 401
     assert isinstance(error.body, dict) and error.body["error"]["type"] == "authentication_error"
     message = error.body["error"]["message"]
-    assert PROVIDER in message and "Access denied due to invalid subscription key" in message
+    assert error.body["error"]["provider"] == PROVIDER and "Access denied due to invalid subscription key" in message
     assert WRONG_KEY not in str(error.body) and WRONG_KEY not in str(error)
     assert azure.received[-1].headers["api-key"] == WRONG_KEY  # it did go to Azure, the Azure way
 
@@ -169,7 +169,7 @@ async def test_bad_key_is_an_openai_authentication_error(azure: FakeAzure, gatew
     error = caught.value
     assert error.status_code == 401
     assert isinstance(error.body, dict)
-    assert PROVIDER in str(error.body["message"]) and "Access denied" in str(error.body["message"])
+    assert error.body["provider"] == PROVIDER and "Access denied" in str(error.body["message"])
     assert WRONG_KEY not in str(error.body) and WRONG_KEY not in str(error)
 
 
@@ -186,7 +186,7 @@ async def test_unknown_deployment_is_a_not_found_error_naming_the_provider(
     with pytest.raises(anthropic.NotFoundError) as caught:
         await anthropic_client(gw.url).messages.create(model=f"{PROVIDER}/gpt-4o-gone", max_tokens=256, messages=HELLO)
     message = caught.value.body["error"]["message"]  # type: ignore[index]
-    assert PROVIDER in message and "deployment for this resource does not exist" in message
+    assert caught.value.body["error"]["provider"] == PROVIDER and "deployment for this resource does not exist" in message  # type: ignore[index]
 
 
 async def test_unsupported_api_version_is_reported_not_hidden(azure: FakeAzure, gateway_factory: GatewayFactory) -> None:
@@ -196,7 +196,7 @@ async def test_unsupported_api_version_is_reported_not_hidden(azure: FakeAzure, 
     with pytest.raises(anthropic.APIStatusError) as caught:
         await anthropic_client(gw.url).messages.create(model="claude-opus-5-5", max_tokens=256, messages=HELLO)
     assert caught.value.status_code == 404
-    assert "Resource not found" in caught.value.message and PROVIDER in caught.value.message
+    assert "Resource not found" in caught.value.message and caught.value.body["error"]["provider"] == PROVIDER  # type: ignore[index]
     assert azure.received[-1].query == {"api-version": "2023-01-01"}
 
 

@@ -101,7 +101,7 @@ async def test_input_is_too_long_reaches_the_client_exactly(fake: FakeBedrock, g
         await ask(gw.url)
     assert caught.value.body == {
         "type": "error",
-        "error": {"type": "invalid_request_error", "message": "Input is too long.", "code": "upstream_error"},
+        "error": {"type": "invalid_request_error", "message": "Input is too long.", "code": "upstream_error", "provider": "bedrock"},
     }
 
 

@@ -28,8 +28,10 @@ POLL = 0.2  # seconds between two looks at the pane
 class ClaudeTui:
     """`with ClaudeTui(url, project, "--permission-mode", "auto") as tui: tui.wait_for(...); tui.submit(...)`."""
 
-    def __init__(self, base_url: str, project: Path, *args: str) -> None:
+    def __init__(self, base_url: str, project: Path, *args: str, settings_env: dict[str, str] | None = None) -> None:
+        """`settings_env` joins the `env` block of the HOME's `.claude/settings.json`."""
         self.base_url, self.project, self.args = base_url, project, args
+        self.settings_env = settings_env or {}
         self.tmux = shutil.which("tmux")
         self.root: Path | None = None
         self.pane_pid = 0
@@ -89,7 +91,8 @@ class ClaudeTui:
         project = {"hasTrustDialogAccepted": True, "hasCompletedProjectOnboarding": True}
         state = {"hasCompletedOnboarding": True, "theme": "dark", "projects": {str(self.project): project}}
         (home / ".claude.json").write_text(json.dumps(state))
-        settings = {"env": {"ANTHROPIC_BASE_URL": self.base_url, "ANTHROPIC_AUTH_TOKEN": "babelgate-test-token"}, "model": "opus"}
+        env = {"ANTHROPIC_BASE_URL": self.base_url, "ANTHROPIC_AUTH_TOKEN": "babelgate-test-token", **self.settings_env}
+        settings = {"env": env, "model": "opus"}
         (home / ".claude" / "settings.json").write_text(json.dumps(settings))
         return home
 

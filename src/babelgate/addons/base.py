@@ -157,9 +157,10 @@ def load_addons(config: Config, context: Context) -> Addons:
     wanted += [name for name, setting in config.addons.items() if setting is not False and name not in BUILTIN_ADDONS]
     addons = []
     for name in wanted:
+        cls = _addon_class(name)
         setting = config.addons.get(name, True)
         options = setting if isinstance(setting, dict) else {}
-        addons.append(_addon_class(name)(replace(context, options=options)))
+        addons.append(cls(replace(context, options=options)))
     return Addons(addons)
 
 

@@ -236,7 +236,7 @@ class HttpUpstream:
         message = self.redact(self.dialect.error_message(body), credential)
         if response.status == 401 and self.entra is not None and not credential.key:
             self.entra.invalidate()  # a refused token is never sent again
-        return self.error(response.status, f"{self.name} returned HTTP {response.status}: {message}", dict(response.headers), body)
+        return self.error(response.status, message, dict(response.headers), body)  # the provider's name travels apart
 
     async def _whole(self, response: aiohttp.ClientResponse, attempt: Attempt, clock: Clock) -> Reply:
         limit = clock.limits.max_response_bytes

@@ -20,8 +20,12 @@ from babelgate.routing.models import Target
 from babelgate.store.base import Entry
 
 COOLING_REASONS = {Reason.QUOTA, Reason.RATE_LIMIT}
-# Past this many seconds to the reset, tell clients not to retry on their own (Claude Code
-# would otherwise back off for minutes in silence); the message says when to come back.
+# Failures a client's own retry seconds later cannot fix: a refused key, a model the upstream lacks,
+# a server that refuses connections. The client is told at once (`x-should-retry: false`).
+HOPELESS = {Reason.AUTH, Reason.PERMISSION, Reason.MODEL_NOT_FOUND}
+# Past this many seconds to the reset (the router passes `routing.max_wait`: what it would not
+# wait itself), tell clients not to retry on their own (Claude Code would otherwise back off for
+# minutes in silence); the message says when to come back.
 CLIENT_RETRY_LIMIT = 60
 
 
@@ -31,6 +35,7 @@ def exhausted_error(
     upstreams: Mapping[str, Upstream],
     book: CooldownBook,
     last_error: Mapping[str, tuple[int, str, float]],
+    client_retry_limit: float = CLIENT_RETRY_LIMIT,
 ) -> GatewayError:
     blocks = [
         block
@@ -42,11 +47,13 @@ def exhausted_error(
     providers = f"provider{'s' if len(names) > 1 else ''} {', '.join(names)}"
     model = call.request.model
     if blocks and all(b.reason in COOLING_REASONS for b in blocks):
-        return _cooling(model, names, providers, blocks)
+        return _cooling(model, names, providers, blocks, client_retry_limit)
     last = call.failures[-1][1] if call.failures else None
     if last is not None and len(call.failures) >= len(blocks):
-        if last.upstream_status in (401, 403):
-            last.headers["x-should-retry"] = "false"
+        if all(error.failure.reason in HOPELESS or error.upstream_status == 0 for _, error in call.failures):
+            last.headers["x-should-retry"] = "false"  # a client's retry in a few seconds meets the same
+        if last.upstream_status == 0:
+            last.message += f". Check that it is running and that providers.{last.provider}.base_url is right"
         return last
     counts: dict[str, int] = {}
     for block in blocks:
@@ -70,7 +77,7 @@ def exhausted_error(
     )
 
 
-def _cooling(model: str, names: list[str], providers: str, blocks: list[Entry]) -> GatewayError:
+def _cooling(model: str, names: list[str], providers: str, blocks: list[Entry], client_retry_limit: float) -> GatewayError:
     seconds = max(1, math.ceil(min(b.until for b in blocks) - time.time()))
     reasons = " and ".join(sorted({b.reason.value.replace("_", " ") for b in blocks}))
     return GatewayError(
@@ -78,6 +85,6 @@ def _cooling(model: str, names: list[str], providers: str, blocks: list[Entry]) 
         Kind.RATE_LIMIT,
         f"All credentials for model {model!r} are cooling down ({providers}: {reasons}); retry in {seconds}s.",
         code="model_cooldown",
-        headers={"Retry-After": str(seconds), **({"x-should-retry": "false"} if seconds > CLIENT_RETRY_LIMIT else {})},
+        headers={"Retry-After": str(seconds), **({"x-should-retry": "false"} if seconds > client_retry_limit else {})},
         details={"model": model, "providers": names, "reset_seconds": seconds},
     )

@@ -1,7 +1,9 @@
 """Model names to ordered upstream targets.
 
 Looked up in this order: an exact alias, `provider/model`, a bare upstream id that a
-provider lists, then glob aliases in the order they are written. A trailing variant
+provider lists, an id the Anthropic-shaped `/v1/models` publishes (`claude-up-gpt-5`,
+routing/published.py), then glob aliases in the order they are written. A trailing `[1m]`
+(Claude Code's mark of a 1M-token window) is ignored when the name without it is known. A trailing variant
 such as `gpt-5(high)`, `gpt-5(8192)` or `gpt-5(none)` sets the reasoning effort or budget.
 An alias that is a list is a fallback chain.
 """
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 from babelgate import ir
 from babelgate.config import Config
 from babelgate.errors import GatewayError, Kind
+from babelgate.routing.published import published, without_window
 
 LEVELS: tuple[ir.EffortLevel, ...] = ("none", "minimal", "low", "medium", "high", "xhigh", "max")
 _VARIANT = re.compile(r"^(?P<name>.+?)\((?P<variant>[A-Za-z]+|\d+)\)$")
@@ -57,16 +60,20 @@ class ModelResolver:
         for provider, models in self._providers.items():
             for model in models:
                 self._owners.setdefault(model, []).append(provider)
+        self.published = published(self.listing())  # published id -> the name it routes to
 
     def resolve(self, requested: str) -> tuple[list[Target], ir.Reasoning | None]:
         name, reasoning = split_variant(requested)
-        targets = self._lookup(name, depth=0)
+        bare = without_window(name)  # a published `[1m]` id comes back without it, or with it from other clients
+        first = bare if bare != name and bare in self.published else name
+        targets = self._lookup(first, depth=0) or self._lookup(bare, depth=0)
         if not targets:
             raise GatewayError(
                 404,
                 Kind.NOT_FOUND,
                 f"model {requested!r} is not configured. Available: {', '.join(self.available()) or '(none: add a provider)'}",
                 code="model_not_found",
+                headers={"x-should-retry": "false"},
             )
         return list(dict.fromkeys(targets)), reasoning
 
@@ -78,6 +85,8 @@ class ModelResolver:
         direct = self._direct(name)
         if direct:
             return direct
+        if name in self.published and self.published[name] != name:
+            return self._lookup(self.published[name], depth + 1)
         for pattern, chain in self._globs:
             if fnmatch.fnmatchcase(name, pattern):
                 return self._expand(chain, depth)

@@ -88,7 +88,7 @@ class Router:
                 break
             log.info("all credentials for %s cooling; waiting %.1fs", call.request.model, wait)
             await asyncio.sleep(wait)
-        raise exhausted_error(call, targets, self.upstreams, self.book, self.last_error)
+        raise exhausted_error(call, targets, self.upstreams, self.book, self.last_error, self.config.routing.max_wait)
 
     async def _try_target(self, call: Call, target: Target) -> Reply | None:
         upstream = self.upstreams[target.provider]

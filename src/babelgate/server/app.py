@@ -18,9 +18,9 @@ from babelgate.dialects import anthropic, openai_chat
 from babelgate.dialects.base import Dialect
 from babelgate.errors import GatewayError, Kind
 from babelgate.observe.records import record_of, request_id, route_header
-from babelgate.server import azure_inbound, bedrock_inbound, observe_routes, vertex_inbound
+from babelgate.server import azure_inbound, bedrock_inbound, models, observe_routes, vertex_inbound
 from babelgate.server.admin import account_limits_handler
-from babelgate.server.errors import error_response, internal_error
+from babelgate.server.errors import as_messages_api, error_response, internal_error
 from babelgate.server.gateway import GATEWAY, Gateway
 from babelgate.server.serve import CALL, RAW_BODY, json_body, serve
 
@@ -67,6 +67,8 @@ def error_writer(path: str, rid: str = "") -> Callable[[GatewayError], web.Respo
     if bedrock_inbound.owns(path):
         return bedrock_inbound.error_response
     dialect = dialect_for_path(path)
+    if path.startswith("/v1/messages"):
+        return lambda error: error_response(dialect, as_messages_api(error), rid)
     return lambda error: error_response(dialect, error, rid)
 
 
@@ -76,6 +78,15 @@ def _client_key(request: web.Request) -> str | None:
         return auth[7:].strip()
     headers = request.headers
     return headers.get("x-api-key") or headers.get("api-key") or headers.get("x-goog-api-key") or request.query.get("key")
+
+
+def _key_problem(request: web.Request) -> str:
+    """What is wrong with the client's key, and what to do (the key itself is never repeated)."""
+    said = "none was sent" if _client_key(request) is None else "the key sent is not one of this gateway's"
+    return (
+        f"missing or invalid API key for this gateway ({said}): use a key from server.api_keys (server.admin_key "
+        "for admin paths); Claude Code takes it in ANTHROPIC_AUTH_TOKEN or ANTHROPIC_API_KEY"
+    )
 
 
 def _authorized(request: web.Request, keys: list[str]) -> bool:
@@ -101,7 +112,7 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     failed: GatewayError | None = None
     try:
         if keys and request.path not in OPEN_PATHS and not _authorized(request, keys):
-            raise GatewayError(401, Kind.AUTHENTICATION, "missing or invalid API key for this gateway (server.api_keys / server.admin_key)")
+            raise GatewayError(401, Kind.AUTHENTICATION, _key_problem(request))
         response = await handler(request)
     except GatewayError as error:
         failed = error
@@ -115,7 +126,8 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         response = error_writer(request.path, rid)(failed)
     call = request.get(CALL)
     elapsed = (time.perf_counter() - started) * 1000
-    log.info("%s %s %s %.1fms %s [%s]", request.method, request.path, response.status, elapsed, _route(call), rid)
+    why = f" ({failed.message[:300]})" if failed is not None else ""
+    log.info("%s %s %s %.1fms %s%s [%s]", request.method, request.path, response.status, elapsed, _route(call), why, rid)
     if call is not None or (failed is not None and request.method == "POST"):  # API traffic, not the admin pages
         _record(request, response, started, call, failed)
     return response
@@ -145,6 +157,8 @@ def _route(call: Call | None) -> str:
     """Which target and credential served the request (or failed last), for the log line."""
     if call is None:
         return ""
+    if call.answered_by:
+        return f"{call.request.model} -> answered by the {call.answered_by} addon (no upstream call)"
     attempt = call.served or (call.failures[-1][0] if call.failures else None)
     scenario = f" [{call.notes['routing.scenario']}]" if "routing.scenario" in call.notes else ""  # routing/scenarios.py
     return "" if attempt is None else f"{call.request.model}{scenario} -> {attempt.target} ({attempt.credential.id})"
@@ -187,16 +201,6 @@ def _dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
-async def list_models(request: web.Request) -> web.StreamResponse:
-    names = request.app[GATEWAY].router.resolver.listing()
-    if "anthropic-version" in request.headers or "authorization" not in request.headers:
-        data = [{"type": "model", "id": n, "display_name": n, "created_at": "2025-01-01T00:00:00Z"} for n in names]
-        body = {"data": data, "has_more": False, "first_id": names[0] if names else None, "last_id": names[-1] if names else None}
-        return web.json_response(body, dumps=_dumps)
-    owned = [{"id": n, "object": "model", "created": 0, "owned_by": n.split("/")[0] if "/" in n else "babelgate"} for n in names]
-    return web.json_response({"object": "list", "data": owned}, dumps=_dumps)
-
-
 async def list_gemini_models(request: web.Request) -> web.StreamResponse:
     names = request.app[GATEWAY].router.resolver.listing()
     methods = ["generateContent", "streamGenerateContent", "countTokens"]
@@ -233,7 +237,8 @@ def build_app(config: Config, gateway: Gateway | None = None) -> web.Application
     router.add_post("/v1beta/models/{target:.+}", gemini_action)
     router.add_post("/v1/models/{target:.+}", gemini_action)
     router.add_get("/v1beta/models", list_gemini_models)
-    router.add_get("/v1/models", list_models)
+    router.add_get("/v1/models", models.list_models)
+    router.add_get("/v1/models/{model_id}", models.get_model)
     router.add_get("/health", health)
     router.add_get("/", root)
     router.add_get("/account-limits", account_limits_handler)

@@ -55,9 +55,10 @@ def _whole(call: Call, reply: Reply, addons: Addons) -> web.Response:
     addons.response(call, response)
     call.usage = response.usage
     if reply.passthrough:
-        return web.Response(body=reply.body, content_type="application/json")
+        return web.Response(body=reply.body, content_type="application/json", headers=call.reply_headers)
     response.model = call.request.model
-    return web.Response(body=orjson.dumps(call.inbound.render_response(response)), content_type="application/json")
+    body = orjson.dumps(call.inbound.render_response(response))
+    return web.Response(body=body, content_type="application/json", headers=call.reply_headers)
 
 
 async def _stream(
@@ -65,7 +66,7 @@ async def _stream(
 ) -> web.StreamResponse:
     renderer = call.inbound.stream_renderer(call.request)
     content_type = framing.content_type if framing else renderer.content_type
-    out = web.StreamResponse(headers={"Content-Type": content_type, "Cache-Control": "no-cache"})
+    out = web.StreamResponse(headers={"Content-Type": content_type, "Cache-Control": "no-cache", **call.reply_headers})
     await out.prepare(http)
     ping = PINGS.get(call.inbound.name, b"")
     async for chunk, events in chunks:

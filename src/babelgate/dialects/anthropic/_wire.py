@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from babelgate import ir
-from babelgate.dialects._check import field, items, need, one_of
+from babelgate.dialects._check import field, items, need
 from babelgate.errors import BadRequest, Kind
 
 ERROR_TYPES: dict[Kind, str] = {
@@ -73,8 +73,7 @@ def _tool_result_content(block: dict[str, Any], path: str) -> list[ir.TextPart |
         elif kind == "search_result":
             texts = [c.get("text", "") for c in item.get("content") or [] if isinstance(c, dict)]
             parts.append(ir.TextPart("\n".join([str(item.get("title", "")), *texts]).strip()))
-        else:
-            raise BadRequest(f"{where}.type", f"unsupported tool result block type {kind!r}")
+        # another type means nothing to another family; the client's own body keeps it for Anthropic
     return parts
 
 
@@ -106,15 +105,17 @@ def _reasoning(body: dict[str, Any]) -> ir.Reasoning | None:
     thinking = field(body, "thinking", dict, "")
     output_config = field(body, "output_config", dict, "") or {}
     effort = field(output_config, "effort", str, "output_config")
-    if effort is not None:
-        one_of(effort, EFFORTS, "output_config.effort")
+    if effort not in EFFORTS:
+        effort = None  # a level newer than this code: Anthropic reads it from the client's own body
     if thinking is None:
-        return ir.Reasoning(effort=effort) if effort else None  # type: ignore[arg-type]
-    mode = one_of(need(thinking, "type", str, "thinking"), ("enabled", "adaptive", "disabled"), "thinking.type")
+        return ir.Reasoning(effort=effort) if effort else None
+    mode = need(thinking, "type", str, "thinking")
+    if mode not in ("enabled", "adaptive", "disabled"):
+        return ir.Reasoning(effort=effort) if effort else None
     if mode == "disabled":
         return ir.Reasoning(effort="none")
     budget = field(thinking, "budget_tokens", int, "thinking") if mode == "enabled" else None
-    return ir.Reasoning(effort=effort or ("medium" if budget is None else None), budget=budget)  # type: ignore[arg-type]
+    return ir.Reasoning(effort=effort or ("medium" if budget is None else None), budget=budget)
 
 
 def _media_block(part: ir.MediaPart) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """A client's Messages request into an `ir.Request`: `parse_request`.
 
-Server-tool blocks and server tools are dropped, deferred tools are kept only once a
+Server-tool blocks, server tools and block types this code does not know are dropped (the client's
+own body still carries them to an Anthropic upstream), deferred tools are kept only once a
 `tool_reference` loaded them, and the billing header is taken out of the system prompt.
 """
 
@@ -22,13 +23,23 @@ def _server_block(block: dict[str, Any]) -> bool:
     )
 
 
+# The block types that mean something to another family. Others (`container_upload`, types newer than
+# this code) are left out of the translated request and pass to an Anthropic upstream untouched.
+KNOWN_BLOCKS = frozenset({"text", "image", "document", "thinking", "redacted_thinking", "tool_use", "tool_result"})
+
+
 def _content(message: dict[str, Any], path: str) -> list[ir.Part]:
     content = message.get("content")
     if isinstance(content, str):
         return [ir.TextPart(content)] if content else []
     if not isinstance(content, list):
         raise BadRequest(f"{path}.content", "expected a string or an array of content blocks")
-    return [_block(block, where) for where, block in items(content, f"{path}.content") if not _server_block(block)]
+    return [_block(block, where) for where, block in items(content, f"{path}.content") if _translatable(block, where)]
+
+
+def _translatable(block: dict[str, Any], path: str) -> bool:
+    kind = need(block, "type", str, path)
+    return kind in KNOWN_BLOCKS and not _server_block(block)
 
 
 def _system(value: Any) -> list[ir.TextPart]:
