@@ -14,7 +14,7 @@ NODE_STAMP := $(NODE_DIR)/.installed-$(CLAUDE_CODE_VERSION)-$(CODEX_VERSION)-$(G
 # llama-cpp-python has no wheel: pip compiles it once and keeps the wheel in its cache.
 export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF
 
-.PHONY: run test lint typecheck bench install dev node-clients tmux clean
+.PHONY: run test lint typecheck bench install dev node-clients tmux cluster-tools clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,10 @@ node-clients: $(NODE_STAMP)
 tmux:
 	command -v tmux >/dev/null || (apt-get update && apt-get install -y tmux)
 
+# tests/store and tests/cluster start a real Redis and HAProxy on loopback ports (Debian packages).
+cluster-tools:
+	command -v redis-server >/dev/null && command -v haproxy >/dev/null || (apt-get update && apt-get install -y redis-server haproxy)
+
 run: install
 	$(BIN)/babelgate serve
 
@@ -54,7 +58,7 @@ lint: dev
 typecheck: dev
 	$(BIN)/mypy
 
-test: dev node-clients tmux lint typecheck
+test: dev node-clients tmux cluster-tools lint typecheck
 	$(BIN)/pytest -q
 
 bench: dev node-clients tmux

@@ -1,4 +1,4 @@
-"""The store contract (memory and SQLite), and what only SQLite promises: state survives a restart,
+"""The store contract (memory, SQLite and Redis), and what only SQLite promises: state survives a restart,
 several processes share one file, and the event loop never waits on the database."""
 
 from __future__ import annotations
@@ -9,15 +9,18 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from tests.support.redis_server import RedisServer
 
 from babelgate.providers.classify import Failure, Reason
 from babelgate.routing.cooldown import CooldownBook
 from babelgate.store.base import ALL_MODELS, Entry, Store, Usage
 from babelgate.store.memory import MemoryStore
+from babelgate.store.redis import RedisStore
 from babelgate.store.sqlite import SqliteStore, default_path
 
 T0 = 1_700_000_000.0
@@ -36,9 +39,13 @@ def clock() -> Clock:
     return Clock()
 
 
-@pytest.fixture(params=["memory", "sqlite"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path, clock: Clock) -> AsyncIterator[Store]:
-    opened: Store = MemoryStore(clock) if request.param == "memory" else SqliteStore(tmp_path / "state.db", clock=clock)
+@pytest.fixture(params=["memory", "sqlite", "redis"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path, clock: Clock, redis_server: RedisServer) -> AsyncIterator[Store]:
+    opened: Store
+    if request.param == "redis":  # a real redis-server (tests/store/conftest.py), a prefix of its own
+        opened = RedisStore(redis_server.url, prefix=f"t-{uuid.uuid4().hex}", clock=clock)
+    else:
+        opened = MemoryStore(clock) if request.param == "memory" else SqliteStore(tmp_path / "state.db", clock=clock)
     yield opened
     await opened.close()
 
