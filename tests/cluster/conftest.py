@@ -34,7 +34,7 @@ HOLD = "hold"  # a request whose text says this waits for the script's gate
 @dataclass
 class Script:
     """How the fake answers: keys in `failing` get a 429 with a long reset; with `gate` set, requests that
-    say HOLD wait for it (a stream after its first chunk, a JSON answer before anything)."""
+    say HOLD wait for it (a stream after its first text, a JSON answer before anything)."""
 
     failing: set[str] = field(default_factory=set)
     gate: asyncio.Event | None = None
@@ -47,7 +47,7 @@ class Script:
         gate = self.gate if HOLD in str(record.body.get("messages")) else None
         if record.body.get("stream"):
             chunks = [wire.sse([c], done=False) for c in wire.text_stream("from ", key)] + [b"data: [DONE]\n\n"]
-            return Reply(chunks=chunks, gate=gate, gate_at=1)
+            return Reply(chunks=chunks, gate=gate, gate_at=2)  # after a first text event
         return Reply(json=wire.completion(f"from {key}"), gate=gate)
 
 
