@@ -37,7 +37,7 @@ def _configure_logging(level: str) -> None:
     logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
-def _run_worker(cfg: Config, reuse_port: bool, log_level: str) -> None:
+def _run_worker(cfg: Config, reuse_port: bool, log_level: str, drain_seconds: float = 60.0) -> None:
     from aiohttp import web
 
     from babelgate.server.app import ACCEPT_BACKLOG, RUNNER_OPTIONS, build_app
@@ -63,6 +63,9 @@ def _run_worker(cfg: Config, reuse_port: bool, log_level: str) -> None:
         backlog=ACCEPT_BACKLOG,
         **RUNNER_OPTIONS,
         reuse_port=reuse_port or None,
+        # SIGTERM: stop listening, close idle connections, let requests and streams in flight finish
+        # (for up to drain_seconds; the rest are cut off), then close the store. A rolling restart loses nothing.
+        shutdown_timeout=drain_seconds,
     )
 
 
@@ -75,6 +78,7 @@ def serve(
     port: int | None = typer.Option(None, help="Listen port (default 8318)."),
     workers: int = typer.Option(1, min=1, help="Worker processes sharing the port (state shared through the store)."),
     log_level: str = typer.Option("info", help="debug, info, warning or error."),
+    drain_seconds: float = typer.Option(60.0, min=0, help="On SIGTERM, how long streams in flight may take to finish."),
 ) -> None:
     """Start the gateway."""
     cfg = load_config(config)
@@ -87,15 +91,15 @@ def serve(
     )
     _print_claude_code_lines(cfg)
     if workers == 1:
-        _run_worker(cfg, False, log_level)
+        _run_worker(cfg, False, log_level, drain_seconds)
         return
-    _supervise(cfg, workers, log_level)
+    _supervise(cfg, workers, log_level, drain_seconds)
 
 
-def _supervise(cfg: Config, workers: int, log_level: str) -> None:
+def _supervise(cfg: Config, workers: int, log_level: str, drain_seconds: float) -> None:
     """Start the workers (they share the port with SO_REUSEPORT) and stop them all together."""
     context = multiprocessing.get_context("spawn")
-    processes = [context.Process(target=_run_worker, args=(cfg, True, log_level), daemon=True) for _ in range(workers)]
+    processes = [context.Process(target=_run_worker, args=(cfg, True, log_level, drain_seconds), daemon=True) for _ in range(workers)]
     for process in processes:
         process.start()
 
