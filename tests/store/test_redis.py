@@ -130,6 +130,7 @@ async def test_an_outage_is_served_locally_and_caught_up(tmp_path: Path, prefix:
     try:
         heard_by_b = await subscribed(b)
         await a.add_usage("k1", "m", DAY, 1, 10, 1)
+        await a.add_credential("openai", "team", "sk-team")
         await server.stop()
 
         entry = Entry("k1", "gpt-5", Reason.QUOTA, time.time() + 600, 1, 429)
@@ -138,10 +139,11 @@ async def test_an_outage_is_served_locally_and_caught_up(tmp_path: Path, prefix:
         await a.add_usage("k1", "m", DAY, 2, 20, 2)
         assert a.link.outbox  # one write of a usage op Redis applied, but whose answer was lost, comes twice:
         a.link.outbox.append(a.link.outbox[-1])
+        assert await a.remove_credential("openai", "team") is True
         assert await a.load_cooldowns() == [entry]  # answered from local state
         assert await a.get_binding("session-1") == "k1"
         health = a.health()
-        assert health["state"] == "down" and health["pending_writes"] == 4 and "Error" in health["last_error"]
+        assert health["state"] == "down" and health["pending_writes"] == 5 and "Error" in health["last_error"]
 
         await server.start()  # same port, same append-only file
         await heard_by_b.next(timeout=15)  # b resubscribed: told to reload what it missed
@@ -153,6 +155,7 @@ async def test_an_outage_is_served_locally_and_caught_up(tmp_path: Path, prefix:
         assert await b.load_cooldowns() == [entry]
         assert await b.get_binding("session-1") == "k1"
         assert await b.usage_for_day(DAY) == [Usage("k1", "m", DAY, 3, 30, 3)]  # the replayed write counted once
+        assert await b.credentials() == []
     finally:
         await a.close()
         await b.close()

@@ -187,12 +187,13 @@ class RedisStore:
         await self.link.write(op)
 
     async def remove_credential(self, provider: str, name: str) -> bool:
-        local = await self.local.remove_credential(provider, name)
+        removed = [await self.local.remove_credential(provider, name)]  # Redis's answer replaces it when it comes
 
-        async def op(r: Redis) -> bool:
-            return bool(await r.hdel(self._key("credentials"), f"{provider}{SEP}{name}"))
+        async def op(r: Redis) -> None:
+            removed[0] = bool(await r.hdel(self._key("credentials"), f"{provider}{SEP}{name}"))
 
-        return await self.link.read(op, lambda: _value(local))
+        await self.link.write(op)  # while Redis is down, queued like any write
+        return removed[0]
 
     async def credentials(self) -> list[tuple[str, str, str]]:
         async def op(r: Redis) -> list[tuple[str, str, str]]:
@@ -244,10 +245,6 @@ class RedisStore:
 
 def _strings(rows: dict[Any, Any]) -> dict[str, str]:
     return {str(field): str(value) for field, value in rows.items()}
-
-
-async def _value(value: bool) -> bool:
-    return value
 
 
 def _entry(field: str, value: str) -> Entry | None:
