@@ -41,12 +41,14 @@ $(NODE_STAMP):
 node-clients: $(NODE_STAMP)
 
 # Debian packages the tests drive, as command:package: tmux (Claude Code's TUI, when the tests capture
-# its requests into .cache/captures), Chromium and its driver (the dashboard). One apt-get for what is missing.
-SYSTEM_TOOLS = tmux:tmux chromium:chromium chromedriver:chromium-driver
+# its requests into .cache/captures), Chromium and its driver (the dashboard), redis-server and HAProxy
+# (the store and cluster tests). One apt-get for what is missing.
+SYSTEM_TOOLS = tmux:tmux chromium:chromium chromedriver:chromium-driver redis-server:redis-server haproxy:haproxy
 system-packages:
 	@missing=""; for pair in $(SYSTEM_TOOLS); do command -v $${pair%%:*} >/dev/null || missing="$$missing $${pair#*:}"; done; \
 	if [ -n "$$missing" ]; then apt-get update && apt-get install -y --no-install-recommends $$missing; fi
 
+# tests/store and tests/cluster start a real Redis and HAProxy on loopback ports (Debian packages).
 run: install
 	$(BIN)/babelgate serve
 

@@ -9,6 +9,7 @@ import pytest
 from babelgate.config import ConfigError, parse
 from babelgate.server.gateway import open_store
 from babelgate.store.memory import MemoryStore
+from babelgate.store.redis import RedisStore
 from babelgate.store.sqlite import SqliteStore
 
 
@@ -24,5 +25,27 @@ async def test_memory_and_sqlite(tmp_path: Path) -> None:
 
 
 def test_an_unknown_store_type_is_named() -> None:
-    with pytest.raises(ConfigError, match=r"store\.type: Input should be 'sqlite' or 'memory'"):
-        parse({"store": {"type": "redis"}})
+    with pytest.raises(ConfigError, match=r"store\.type: Input should be 'sqlite', 'memory' or 'redis'"):
+        parse({"store": {"type": "postgres"}})
+
+
+async def test_redis_with_its_url_prefix_and_timeout() -> None:
+    config = parse({"store": {"type": "redis", "url": "redis://:hunter2@127.0.0.1:6390/2", "prefix": "team-a", "timeout": 0.5}})
+    store = open_store(config)
+    assert isinstance(store, RedisStore)
+    assert store.health() == {"type": "redis", "url": "redis://:***@127.0.0.1:6390/2", "state": "up"}  # no password
+    await store.close()
+    assert parse({"store": {"type": "redis"}}).store.url == "redis://127.0.0.1:6379/0"
+
+
+@pytest.mark.parametrize(
+    ("store", "message"),
+    [
+        ({"type": "redis", "url": "http://127.0.0.1:6379"}, r"store: url: expected a redis://, rediss:// or unix:// URL"),
+        ({"type": "redis", "prefix": "a b"}, r"store\.prefix: String should match pattern"),
+        ({"type": "redis", "timeout": 0}, r"store\.timeout: Input should be greater than 0"),
+    ],
+)
+def test_bad_redis_settings_are_named(store: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        parse({"store": store})

@@ -1,4 +1,4 @@
-"""The store contract (memory and SQLite), and what only SQLite promises: state survives a restart,
+"""The store contract (memory, SQLite and Redis), and what only SQLite promises: state survives a restart,
 several processes share one file, and the event loop never waits on the database."""
 
 from __future__ import annotations
@@ -9,15 +9,18 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from tests.support.redis_server import RedisServer
 
 from babelgate.providers.classify import Failure, Reason
 from babelgate.routing.cooldown import CooldownBook
-from babelgate.store.base import ALL_MODELS, Entry, Store, Usage
+from babelgate.store.base import ALL_MODELS, Entry, LoggedRequest, RequestFilter, Store, Usage
 from babelgate.store.memory import MemoryStore
+from babelgate.store.redis import RedisStore
 from babelgate.store.sqlite import SqliteStore, default_path
 
 T0 = 1_700_000_000.0
@@ -36,9 +39,13 @@ def clock() -> Clock:
     return Clock()
 
 
-@pytest.fixture(params=["memory", "sqlite"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path, clock: Clock) -> AsyncIterator[Store]:
-    opened: Store = MemoryStore(clock) if request.param == "memory" else SqliteStore(tmp_path / "state.db", clock=clock)
+@pytest.fixture(params=["memory", "sqlite", "redis"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path, clock: Clock, redis_server: RedisServer) -> AsyncIterator[Store]:
+    opened: Store
+    if request.param == "redis":  # a real redis-server (tests/store/conftest.py), a prefix of its own
+        opened = RedisStore(redis_server.url, prefix=f"t-{uuid.uuid4().hex}", clock=clock)
+    else:
+        opened = MemoryStore(clock) if request.param == "memory" else SqliteStore(tmp_path / "state.db", clock=clock)
     yield opened
     await opened.close()
 
@@ -95,6 +102,40 @@ async def test_usage_adds_up_per_day(store: Store) -> None:
 
 
 # SQLite only.
+
+
+def _logged(request_id: str, started: float, status: int = 200, target: str = "up/gpt-5", body: bytes | None = None) -> LoggedRequest:
+    summary = {
+        "id": request_id,
+        "started": started,
+        "status": status,
+        "model": "claude-x",
+        "target": target,
+        "provider": target.split("/")[0],
+    }
+    return LoggedRequest(request_id, started, summary, body, body)
+
+
+async def test_the_request_log_lists_filters_finds_and_prunes(store: Store) -> None:
+    capped = "é".encode()[:1]  # a capture cut mid-character is still kept byte for byte
+    await store.log_requests([_logged(f"r{i}", T0 + i, 500 if i == 3 else 200, body=b"x" * 1000 if i < 2 else None) for i in range(5)])
+    await store.log_requests([_logged("r5", T0 + 5, 429, "other/m", capped)])
+    newest = await store.recent_requests(3, RequestFilter())
+    assert [r["id"] for r in newest] == ["r5", "r4", "r3"]
+    assert [r["id"] for r in await store.recent_requests(10, RequestFilter(status=5))] == ["r3"]
+    assert [r["id"] for r in await store.recent_requests(10, RequestFilter(status=429))] == ["r5"]
+    assert [r["id"] for r in await store.recent_requests(10, RequestFilter(provider="other"))] == ["r5"]
+    assert [r["id"] for r in await store.recent_requests(10, RequestFilter(model="up/gpt-5", before=T0 + 3))] == ["r2", "r1", "r0"]
+    assert [r["id"] for r in await store.recent_requests(10, RequestFilter(since=T0 + 4))] == ["r5", "r4"]
+    row = await store.logged_request("r0")
+    assert row is not None and row.request_body == b"x" * 1000 and row.summary["status"] == 200
+    odd = await store.logged_request("r5")
+    assert odd is not None and odd.response_body == capped
+    assert await store.logged_request("nope") is None
+    await store.prune_requests(T0 + 1, 10**9)  # by age: r0 goes
+    assert [r["id"] for r in await store.recent_requests(10, RequestFilter())][-1] == "r1"
+    await store.prune_requests(T0, 4 * 512 + 2)  # by size: the oldest go until four small rows fit (r5 holds 2 bytes)
+    assert [r["id"] for r in await store.recent_requests(10, RequestFilter())] == ["r5", "r4", "r3", "r2"]
 
 
 async def test_state_survives_a_restart(tmp_path: Path, clock: Clock) -> None:

@@ -43,7 +43,7 @@ def _print_claude_code_lines(cfg: Config) -> None:
     console.print("Point Claude Code at it with:\n  " + " ".join(lines) + " claude", highlight=False)
 
 
-def _run_worker(cfg: Config, reuse_port: bool, log_level: str, log_format: str = "text") -> None:
+def _run_worker(cfg: Config, reuse_port: bool, log_level: str, log_format: str = "text", drain_seconds: float = 60.0) -> None:
     from aiohttp import web
 
     from babelgate.observe import logfmt
@@ -70,6 +70,9 @@ def _run_worker(cfg: Config, reuse_port: bool, log_level: str, log_format: str =
         backlog=ACCEPT_BACKLOG,
         **RUNNER_OPTIONS,
         reuse_port=reuse_port or None,
+        # SIGTERM: stop listening, close idle connections, let requests and streams in flight finish
+        # (for up to drain_seconds; the rest are cut off), then close the store. A rolling restart loses nothing.
+        shutdown_timeout=drain_seconds,
     )
 
 
@@ -83,6 +86,7 @@ def serve(
     workers: int = typer.Option(1, min=1, help="Worker processes sharing the port (state shared through the store)."),
     log_level: str = typer.Option("info", help="debug, info, warning or error."),
     log_format: str = typer.Option("text", help="text, or json (one object per line)."),
+    drain_seconds: float = typer.Option(60.0, min=0, help="On SIGTERM, how long streams in flight may take to finish."),
 ) -> None:
     """Start the gateway."""
     if log_format not in ("text", "json"):
@@ -98,17 +102,18 @@ def serve(
     )
     _print_claude_code_lines(cfg)
     if workers == 1:
-        _run_worker(cfg, False, log_level, log_format)
+        _run_worker(cfg, False, log_level, log_format, drain_seconds)
         return
-    _supervise(cfg, workers, log_level, log_format)
+    _supervise(cfg, workers, log_level, log_format, drain_seconds)
 
 
-def _supervise(cfg: Config, workers: int, log_level: str, log_format: str) -> None:
+def _supervise(cfg: Config, workers: int, log_level: str, log_format: str, drain_seconds: float) -> None:
     """Start the workers (they share the port with SO_REUSEPORT) and stop them all together."""
     context = multiprocessing.get_context("spawn")
     metrics_dir = tempfile.TemporaryDirectory(prefix="babelgate-metrics-")
     os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", metrics_dir.name)  # every worker's counts, read by /metrics on any
-    processes = [context.Process(target=_run_worker, args=(cfg, True, log_level, log_format), daemon=True) for _ in range(workers)]
+    options = (log_level, log_format, drain_seconds)
+    processes = [context.Process(target=_run_worker, args=(cfg, True, *options), daemon=True) for _ in range(workers)]
     for process in processes:
         process.start()
 

@@ -18,7 +18,7 @@ import dataclasses
 import logging
 import math
 import time
-from collections.abc import Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 
 from babelgate import ir
@@ -55,6 +55,7 @@ class Router:
         # Cooldown changes not yet written to the store (the gateway's sync takes them).
         self.dirty: dict[tuple[str, str], Entry] = {}
         self.cleared: set[tuple[str, str]] = set()
+        self.changed: Callable[[], None] = lambda: None  # told of every change to `dirty` or `cleared`
         self._background: set[asyncio.Task[None]] = set()
 
     def strategy(self, upstream: Upstream) -> Strategy:
@@ -131,6 +132,7 @@ class Router:
         entry = self.book.record_failure(credential.id, attempt.model, failure)
         if entry is not None:
             self.dirty[(entry.credential, entry.model)] = entry
+            self.changed()
         self.last_error[credential.id] = (error.upstream_status, error.message, time.time())
         self.pool.used(credential, call.session, ok=False)
         call.failures.append((attempt, error))
@@ -144,6 +146,7 @@ class Router:
         call.served = attempt
         for dropped in self.book.record_success(credential.id, attempt.model):
             self.cleared.add((dropped.credential, dropped.model))
+            self.changed()
         if finished:
             self.book.record_finished(credential.id)
         if call.session and self.pool.binding(call.session) != credential.id:

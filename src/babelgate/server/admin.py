@@ -13,6 +13,7 @@ from aiohttp import web
 
 from babelgate.server.gateway import GATEWAY, Gateway
 from babelgate.store.base import ALL_MODELS, Entry
+from babelgate.store.shared import SharedStore
 
 
 def credential_status(entries: list[Entry], credential_id: str, now: float) -> tuple[str, list[dict[str, Any]]]:
@@ -29,6 +30,13 @@ def credential_status(entries: list[Entry], credential_id: str, now: float) -> t
     blocked_all = next((c for c in cooldowns if c["model"] == "(all models)"), None)
     status: str = blocked_all["reason"] if blocked_all else ("cooling" if cooldowns else "ok")
     return status, cooldowns
+
+
+def store_health(gateway: Gateway) -> dict[str, Any]:
+    """The store's part of `/health`: a shared store says whether it is reachable (and, while not,
+    since when, why, and how many writes wait); an embedded one is always up."""
+    store = gateway.store
+    return store.health() if isinstance(store, SharedStore) else {"type": gateway.config.store.type, "state": "up"}
 
 
 def cooldown_text(cooldowns: list[dict[str, Any]]) -> str:

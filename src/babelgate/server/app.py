@@ -19,7 +19,7 @@ from babelgate.dialects.base import Dialect
 from babelgate.errors import GatewayError, Kind
 from babelgate.observe.records import record_of, request_id, route_header
 from babelgate.server import azure_inbound, bedrock_inbound, models, observe_routes, vertex_inbound
-from babelgate.server.admin import account_limits_handler
+from babelgate.server.admin import account_limits_handler, store_health
 from babelgate.server.errors import as_messages_api, error_response, internal_error
 from babelgate.server.gateway import GATEWAY, Gateway
 from babelgate.server.serve import CALL, RAW_BODY, json_body, serve
@@ -211,7 +211,9 @@ async def list_gemini_models(request: web.Request) -> web.StreamResponse:
 async def health(request: web.Request) -> web.StreamResponse:
     gateway = request.app[GATEWAY]
     providers = [upstream.describe() for upstream in gateway.upstreams.values()]
-    return web.json_response({"status": "ok", "version": __version__, "providers": providers}, dumps=_dumps)
+    store = store_health(gateway)  # a shared store that is down: still serving (on local state), so still 200
+    status = "ok" if store["state"] == "up" else "degraded"
+    return web.json_response({"status": status, "version": __version__, "store": store, "providers": providers}, dumps=_dumps)
 
 
 async def root(request: web.Request) -> web.StreamResponse:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import time
 from collections.abc import Mapping
 
 from aiohttp import web
@@ -21,9 +23,11 @@ from babelgate.routing.pool import Pool
 from babelgate.routing.router import Router
 from babelgate.server.relay import canned
 from babelgate.store.base import Store
+from babelgate.store.shared import Change, SharedStore
 
 log = logging.getLogger("babelgate.gateway")
 SYNC_SECONDS = 2.0
+RELOAD_SECONDS = 30.0  # a shared store pushes changes; its cooldowns are reloaded this often besides, as a safety net
 
 
 def open_store(config: Config) -> Store:
@@ -31,6 +35,10 @@ def open_store(config: Config) -> Store:
         from babelgate.store.memory import MemoryStore
 
         return MemoryStore()
+    if config.store.type == "redis":
+        from babelgate.store.redis import RedisStore
+
+        return RedisStore(config.store.url, prefix=config.store.prefix, timeout=config.store.timeout)
     from babelgate.store.sqlite import SqliteStore
 
     return SqliteStore(config.store.path)
@@ -62,6 +70,9 @@ class Gateway:
         self.addons: Addons = load_addons(config, Context(config, self.store, self.ledger, router=self.router))
         self.observer = Observer(config, self.book.snapshot, self._secrets())
         self._syncer: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()  # a change to write or to adopt: sync now rather than at the next tick
+        self._reload_at = 0.0  # a shared store: when its cooldowns are next reloaded without being told
+        self.router.changed = self._wake.set
 
     async def answer(self, call: Call) -> Reply:
         """An addon's own answer, else the first upstream reply (through the addons' reply hooks);
@@ -84,6 +95,9 @@ class Gateway:
         await add_stored_credentials(self.upstreams, self.store)
         self.observer.add_secrets(self._secrets())
         self.book.restore(await self.store.load_cooldowns())
+        if isinstance(self.store, SharedStore):
+            self.store.watch(self._changed)
+            self._reload_at = time.monotonic() + RELOAD_SECONDS
         self._syncer = asyncio.create_task(self._sync_forever())
 
     async def stop(self) -> None:
@@ -110,12 +124,25 @@ class Gateway:
         for (credential, model, day), tally in self.ledger.drain().items():
             await self.store.add_usage(credential, model, day, tally.requests, tally.input_tokens, tally.output_tokens)
         await self.observer.flush(self.store)
+        if isinstance(self.store, SharedStore) and time.monotonic() < self._reload_at:
+            return  # nothing changed elsewhere (it would have been pushed)
+        self._reload_at = time.monotonic() + RELOAD_SECONDS
         self.book.replace(await self.store.load_cooldowns())
         self.book.restore(router.dirty.values())  # recorded while we were writing
 
+    def _changed(self, change: Change) -> None:
+        """Another instance changed shared state (pushed by the store)."""
+        if change.kind == "binding":
+            self.pool.bind(change.session, change.credential)
+        else:
+            self._reload_at = 0.0
+            self._wake.set()
+
     async def _sync_forever(self) -> None:
         while True:
-            await asyncio.sleep(SYNC_SECONDS)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), SYNC_SECONDS)
+            self._wake.clear()
             try:
                 await self.sync()
             except Exception:

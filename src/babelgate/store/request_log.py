@@ -25,7 +25,6 @@ CREATE TABLE IF NOT EXISTS requests (
 );
 CREATE INDEX IF NOT EXISTS requests_started ON requests (started);
 """
-PRUNE_BATCH = 500
 
 
 def insert(conn: sqlite3.Connection, rows: list[LoggedRequest]) -> None:
@@ -62,9 +61,14 @@ def one(conn: sqlite3.Connection, request_id: str) -> LoggedRequest | None:
 
 
 def prune(conn: sqlite3.Connection, older_than: float, max_bytes: int) -> None:
-    conn.execute("DELETE FROM requests WHERE started < ?", (older_than,))
-    while (conn.execute("SELECT COALESCE(SUM(size), 0) FROM requests").fetchone()[0]) > max_bytes:
-        conn.execute("DELETE FROM requests WHERE id IN (SELECT id FROM requests ORDER BY started LIMIT ?)", (PRUNE_BATCH,))
+    """Rows older than `older_than` go, then every row past the newest `max_bytes`."""
+    with conn:
+        conn.execute("DELETE FROM requests WHERE started < ?", (older_than,))
+        conn.execute(
+            "DELETE FROM requests WHERE id IN (SELECT id FROM "
+            "(SELECT id, SUM(size) OVER (ORDER BY started DESC) AS kept FROM requests) WHERE kept > ?)",
+            (max_bytes,),
+        )
 
 
 def _clauses(where: RequestFilter) -> tuple[str, list[Any]]:
