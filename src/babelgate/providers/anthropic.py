@@ -11,10 +11,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from babelgate.dialects import anthropic
+from babelgate.providers.base import Attempt
 from babelgate.providers.entra import FOUNDRY_SCOPE, is_foundry
-from babelgate.providers.http import HttpUpstream
+from babelgate.providers.http import CountRequest, HttpUpstream
 
 ANTHROPIC_VERSION = "2023-06-01"
+# What /v1/messages/count_tokens takes; anything else is "<field>: Extra inputs are not permitted".
+COUNT_FIELDS = ("model", "messages", "system", "tools", "tool_choice", "thinking", "mcp_servers", "context_management", "output_config")
 
 
 class AnthropicUpstream(HttpUpstream):
@@ -25,6 +28,10 @@ class AnthropicUpstream(HttpUpstream):
 
     def url(self, model: str, stream: bool) -> str:
         return f"{self.api_root}/messages"
+
+    def count_request(self, attempt: Attempt) -> CountRequest:
+        body = {key: value for key, value in self.encode(attempt).items() if key in COUNT_FIELDS}
+        return CountRequest(f"{self.api_root}/messages/count_tokens", body, "input_tokens")
 
     def entra_scope(self) -> str | None:
         return self.config.entra_scope or (FOUNDRY_SCOPE if is_foundry(self.config.base_url) else None)

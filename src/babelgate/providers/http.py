@@ -34,6 +34,7 @@ from babelgate.providers.framing import Framing, SSEFraming
 from babelgate.providers.stream import READ_ERRORS, StreamReader, reason
 
 VERIFY_TIMEOUT = aiohttp.ClientTimeout(total=15)
+COUNT_TIMEOUT = aiohttp.ClientTimeout(total=5)  # a count is a hint: past this, the offline count answers
 log = logging.getLogger("babelgate.upstream")
 
 
@@ -47,11 +48,21 @@ class Outgoing:
     body: bytes = b""
 
 
+@dataclass(frozen=True, slots=True)
+class CountRequest:
+    """Where an upstream counts a request's input tokens, the body it wants, and the answer's field that holds the count."""
+
+    url: str
+    body: dict[str, Any]
+    field: str
+
+
 class HttpUpstream:
     dialect: Dialect
     version: ClassVar[str] = ""  # the API version segment added to a `base_url` written without one
     key_header: ClassVar[str] = "Authorization"
     key_format: ClassVar[str] = "Bearer {}"
+    min_output_tokens: ClassVar[int] = 1  # the API's minimum max_tokens
 
     def __init__(self, name: str, config: ProviderConfig) -> None:
         self.name = name
@@ -132,6 +143,9 @@ class HttpUpstream:
         if cap is None or isinstance(cap, int):
             return cap
         return next((value for pattern, value in cap.items() if fnmatch.fnmatchcase(model, pattern)), None)
+
+    def max_tokens_floor(self, model: str) -> int:
+        return self.min_output_tokens
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "type": self.config.type, "base_url": self.config.base_url, "credentials": len(self.credentials)}
@@ -222,6 +236,30 @@ class HttpUpstream:
             status = {Kind.RATE_LIMIT.value: 429, Kind.OVERLOADED.value: 529}.get(first.kind, 502)
             raise self.error(status, f"{self.name} stream failed: {first.message}")
         return Reply(attempt.passthrough, chunks=reader.chunks(head), release=response.close)
+
+    def count_request(self, attempt: Attempt) -> CountRequest | None:
+        """The family's token-counting call for `attempt` (None: it has no counting endpoint)."""
+        return None
+
+    async def count_tokens(self, attempt: Attempt) -> int | None:
+        """The upstream's own count of the request's input tokens, within COUNT_TIMEOUT; None when the family
+        cannot count. A refusal or a failure raises a classified UpstreamError."""
+        counting = self.count_request(attempt)
+        if counting is None:
+            return None
+        outgoing = Outgoing("POST", counting.url, self.headers(attempt.client_headers), orjson.dumps(counting.body))
+        await self.authenticate(outgoing, attempt.credential)
+        try:
+            async with self.session.post(outgoing.url, data=outgoing.body, headers=outgoing.headers, timeout=COUNT_TIMEOUT) as response:
+                if response.status >= 400:
+                    raise await self._error_reply(response, attempt.credential)
+                answer: Any = orjson.loads(await response.read())
+        except (*READ_ERRORS, OSError, ValueError) as error:
+            raise self.error(0, f"{self.name} could not count tokens: {self.redact(reason(error), attempt.credential)}") from None
+        value = answer.get(counting.field) if isinstance(answer, dict) else None
+        if not isinstance(value, int):
+            raise self.error(502, f"{self.name} answered a token count without {counting.field!r}")
+        return value
 
     def models_url(self) -> str:
         """Where the model list lives, which `verify` asks for."""
