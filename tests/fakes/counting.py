@@ -88,6 +88,7 @@ class CountingUpstream(FakeUpstream):
         self.output_limit = output_limit
         self.turn = turn or Turn(text="ok")
         self.counts: list[Received] = []  # the counting requests that passed the checks
+        self.answers: list[int] = []  # the count each of them was answered
         self.generations: list[Received] = []  # the generation requests that passed the checks
         self.refused: list[tuple[Received, Any]] = []  # every request refused, with the error body
         self.down = False  # counting answers 503 (the model still serves)
@@ -102,6 +103,8 @@ class CountingUpstream(FakeUpstream):
         reply: Reply | None = handler(record, body, counting)
         if reply is None or reply.status < 400:
             (self.counts if counting else self.generations).append(record)
+            if counting and reply is not None:
+                self.answers.append(next(v for v in reply.json.values() if isinstance(v, int)))
             if reply is None:
                 return self.queue.pop(0) if self.queue else turns.reply(self._reply_kind, self.turn, bool(body.get("stream")))
             return reply
