@@ -64,6 +64,7 @@ class ProviderConfig(_Strict):
     rename_fields: dict[str, str] = Field(default_factory=dict)  # openai: request fields the upstream spells otherwise
     tool_call_ids: Literal["any", "alnum9"] = "any"  # openai: alnum9 rewrites tool-call ids to 9 letters and digits
     reasoning_field: Literal["reasoning_effort", "reasoning"] = "reasoning_effort"  # openai: how requested reasoning is sent
+    defer_tools: bool | None = None  # anthropic: the upstream takes defer_loading / tool_reference; None: only api.anthropic.com
 
     @model_validator(mode="before")
     @classmethod
