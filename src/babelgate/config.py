@@ -67,6 +67,7 @@ class ProviderConfig(_Strict):
     rename_fields: dict[str, str] = Field(default_factory=dict)  # openai: request fields the upstream spells otherwise
     tool_call_ids: Literal["any", "alnum9"] = "any"  # openai: alnum9 rewrites tool-call ids to 9 letters and digits
     reasoning_field: Literal["reasoning_effort", "reasoning"] = "reasoning_effort"  # openai: how requested reasoning is sent
+    defer_tools: bool | None = None  # anthropic: the upstream takes defer_loading / tool_reference; None: only api.anthropic.com
     auto_stream: bool = False  # ask for a stream even when the client did not, and answer it whole (providers/http.py)
 
     _limits: Limits | None = PrivateAttr(default=None)  # set by `Config` from its `upstream:` section
