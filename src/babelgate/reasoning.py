@@ -82,9 +82,11 @@ def unseal(value: object) -> Sealed | None:
 
 
 def seal_part(part: ir.ThinkingPart, model: str) -> str:
-    """The envelope for another family's thinking part; Anthropic's keeps its text (its signature covers it)."""
+    """The envelope for another family's thinking part. It keeps the text too, unless the family's state
+    is only its signature (Gemini, Responses): Anthropic's signature covers the text, a chat model's
+    state is nothing but its text, and a client may show and send back the text apart from the field."""
     family = part.family or "unknown"
-    text = part.text if family == ANTHROPIC else None
+    text = None if family in (GEMINI, RESPONSES) else part.text
     return seal(Sealed(family, model, part.signature or None, text, part.redacted))
 
 

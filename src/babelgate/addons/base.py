@@ -10,10 +10,13 @@ A hook that raises is logged with its traceback and skipped: an addon never fail
 - `event(call, event)`: each ir stream event, before it is rendered for the client.
 - `response(call, response)`: each whole (non-streaming) response, before it is rendered.
 - `error(call, error)`: an error about to be answered before any output; returns the error to answer.
+- `settle(call)` (async): awaited once the answer is complete, before its last bytes reach the client,
+  for work the client's next request may depend on (a store write another instance will read).
 """
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 from collections.abc import Awaitable, Callable
@@ -30,6 +33,7 @@ from babelgate.registry import BUILTIN_ADDONS, load
 from babelgate.store.base import Store
 
 log = logging.getLogger("babelgate.addons")
+SETTLE_SECONDS = 5.0  # the most an addon's settle hook may hold back the end of an answer
 
 
 @dataclass(slots=True)
@@ -64,6 +68,9 @@ class Addon:
     def error(self, call: Call, error: GatewayError) -> GatewayError:
         return error
 
+    async def settle(self, call: Call) -> None:
+        return None
+
 
 class Addons:
     """The hook chain. It is also the `BodyHook` each upstream attempt calls."""
@@ -75,6 +82,7 @@ class Addons:
         self._event = self._overriding("event")
         self._response = self._overriding("response")
         self._error = self._overriding("error")
+        self._settle = self._overriding("settle")
 
     def _overriding(self, hook: str) -> list[tuple[str, Callable[..., Any]]]:
         """The addons that define `hook`, as (name, bound method): the rest cost nothing."""
@@ -100,6 +108,13 @@ class Addons:
 
     def response(self, call: Call, response: ir.Response) -> None:
         _each(self._response, "response", call, response)
+
+    async def settle(self, call: Call) -> None:
+        for name, hook in self._settle:
+            try:
+                await asyncio.wait_for(hook(call), SETTLE_SECONDS)
+            except Exception:  # a timeout too: the answer goes out without what the hook was doing
+                _failed(name, "settle")
 
     def error(self, call: Call, error: GatewayError) -> GatewayError:
         for name, hook in self._error:

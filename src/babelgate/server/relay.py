@@ -34,16 +34,17 @@ class ClientFraming(Protocol):
 async def relay(http: web.Request, call: Call, reply: Reply, addons: Addons, framing: ClientFraming | None = None) -> web.StreamResponse:
     try:
         if reply.chunks is None:
-            return _whole(call, reply, addons)
+            return await _whole(call, reply, addons)
         return await _stream(http, call, reply.chunks, reply.passthrough, addons, framing)
     finally:
         reply.release()
 
 
-def _whole(call: Call, reply: Reply, addons: Addons) -> web.Response:
+async def _whole(call: Call, reply: Reply, addons: Addons) -> web.Response:
     response = reply.response
     assert response is not None, "a reply is a whole response or a stream"
     addons.response(call, response)
+    await addons.settle(call)
     if reply.passthrough:
         return web.Response(body=reply.body, content_type="application/json")
     response.model = call.request.model
@@ -57,9 +58,13 @@ async def _stream(
     content_type = framing.content_type if framing else renderer.content_type
     out = web.StreamResponse(headers={"Content-Type": content_type, "Cache-Control": "no-cache"})
     await out.prepare(http)
+    settled = False
     async for chunk, events in chunks:
         for event in events:
             addons.event(call, event)
+        if not settled and any(isinstance(e, (ir.Finish, ir.StreamError)) for e in events):
+            settled = True
+            await addons.settle(call)  # before the client sees the end and sends its next request
         if passthrough and chunk:
             data = chunk
         else:
@@ -68,6 +73,8 @@ async def _stream(
             data = framing.feed(data)
         if data:
             await out.write(data)
+    if not settled:
+        await addons.settle(call)
     if framing and (tail := framing.flush()):
         await out.write(tail)
     await out.write_eof()
