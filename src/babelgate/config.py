@@ -104,6 +104,17 @@ class ProviderConfig(_Strict):
     proxy_url: str | None = None  # outbound proxy: http://, https://, socks5:// (aiohttp-socks)
     ca_bundle: str | None = None  # a PEM file of the CAs trusted for this provider's TLS
 
+    @field_validator("headers")
+    @classmethod
+    def _header_values(cls, value: dict[str, str]) -> dict[str, str]:
+        """A CR or LF in a header would split the request (aiohttp refuses to send it, so every request would fail)."""
+        for name, text in value.items():
+            if not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", name):
+                raise ValueError(f"{name!r} is not a valid header name")
+            if any(c in text for c in "\r\n\0"):
+                raise ValueError(f"{name}: a header value may not contain CR, LF or NUL")
+        return value
+
     @field_validator("type")
     @classmethod
     def _known_type(cls, value: str) -> str:
@@ -155,12 +166,21 @@ class ProviderConfig(_Strict):
         return self
 
 
+class ClientTimeouts(_Strict):
+    """Seconds a client has to send a request's head (request line and headers), then its body: else a 408."""
+
+    headers: float = Field(default=10.0, gt=0)
+    body: float = Field(default=30.0, gt=0)
+
+
 class ServerConfig(_Strict):
     host: str = "127.0.0.1"
     port: int = Field(default=DEFAULT_PORT, ge=0, le=65535)
     api_keys: list[str] = Field(default_factory=list)
     admin_key: str | None = None
     max_body_mb: float = Field(default=64.0, gt=0)
+    allow_public: bool = False  # a non-loopback host without api_keys is refused unless true (or --allow-public)
+    client_timeouts: ClientTimeouts = Field(default_factory=ClientTimeouts)
 
 
 class RoutingConfig(_Strict):
@@ -171,6 +191,7 @@ class RoutingConfig(_Strict):
 class StoreConfig(_Strict):
     type: Literal["sqlite", "memory"] = "sqlite"
     path: str | None = None  # sqlite
+    key_file: str | None = None  # sqlite: the key that encrypts stored API keys (default ~/.config/babelgate/store.key)
 
 
 class ModelSpec(_Strict):
@@ -239,10 +260,13 @@ def interpolate(value: Any, path: str = "") -> Any:
     return _ENV.sub(substitute, value)
 
 
+_UNION_TAG = re.compile(r"str|int|float|bool|none|KeySpec|(dict|list|literal|function-\w+)\[.*\]")  # pydantic's union-member loc parts
+
+
 def _describe(error: ValidationError) -> str:
     lines = []
     for item in error.errors():
-        path = ".".join(str(p) for p in item["loc"] if not str(p).startswith(("str", "KeySpec", "int", "dict", "list")))
+        path = ".".join(str(p) for p in item["loc"] if not _UNION_TAG.fullmatch(str(p)))
         lines.append(f"  {path or '(top level)'}: {item['msg'].removeprefix('Value error, ')}")
     return "\n".join(lines)
 
@@ -262,9 +286,11 @@ def parse(data: Any, source: str = "config") -> Config:
 
 def load(path: Path) -> Config:
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except OSError as error:
         raise ConfigError(f"cannot read {path}: {error.strerror}") from None
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"{path} is not UTF-8 text (byte {error.object[error.start]:#04x} at offset {error.start})") from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as error:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-import gc
-import logging
 import multiprocessing
 import os
 import signal
+from collections.abc import Callable
+from multiprocessing.synchronize import Event as EventType
 from pathlib import Path
 
 import typer
@@ -15,6 +14,7 @@ import typer
 from babelgate import config as config_module
 from babelgate.cli import accounts
 from babelgate.cli.load import console, load_config
+from babelgate.cli.run import EXIT_STARTUP, StartupError, check_exposure, run_worker
 from babelgate.config import Config, ConfigError
 from babelgate.routing.models import ModelResolver
 
@@ -33,39 +33,6 @@ def _print_claude_code_lines(cfg: Config) -> None:
     console.print("Point Claude Code at it with:\n  " + " ".join(lines) + " claude", highlight=False)
 
 
-def _configure_logging(level: str) -> None:
-    logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-
-
-def _run_worker(cfg: Config, reuse_port: bool, log_level: str) -> None:
-    from aiohttp import web
-
-    from babelgate.server.app import ACCEPT_BACKLOG, RUNNER_OPTIONS, build_app
-
-    _configure_logging(log_level)
-    # Everything imported now lives as long as the process: keep the collector off it, and
-    # collect less often (measured in bench/: lower p99 on 50 KB requests, a little more throughput).
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 20)
-    try:
-        import uvloop
-
-        loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
-    except ImportError:
-        loop = asyncio.new_event_loop()
-    web.run_app(
-        build_app(cfg),
-        loop=loop,
-        host=cfg.server.host,
-        port=cfg.server.port,
-        print=None,
-        backlog=ACCEPT_BACKLOG,
-        **RUNNER_OPTIONS,
-        reuse_port=reuse_port or None,
-    )
-
-
 @app.command()
 def serve(
     config: str | None = typer.Option(
@@ -75,6 +42,7 @@ def serve(
     port: int | None = typer.Option(None, help="Listen port (default 8318)."),
     workers: int = typer.Option(1, min=1, help="Worker processes sharing the port (state shared through the store)."),
     log_level: str = typer.Option("info", help="debug, info, warning or error."),
+    allow_public: bool = typer.Option(False, "--allow-public", help="Serve a non-loopback host without server.api_keys."),
 ) -> None:
     """Start the gateway."""
     cfg = load_config(config)
@@ -82,20 +50,29 @@ def serve(
         cfg.server.host = host
     if port is not None:
         cfg.server.port = port
-    console.print(
-        f"babelgate listening on http://{cfg.server.host}:{cfg.server.port} ({workers} worker{'s' * (workers > 1)})", highlight=False
-    )
-    _print_claude_code_lines(cfg)
+    try:
+        check_exposure(cfg, allow_public)
+    except StartupError as error:
+        console.print(f"[red]error:[/red] {error}", highlight=False)
+        raise typer.Exit(EXIT_STARTUP) from None
+
+    def listening() -> None:
+        plural = "s" * (workers > 1)
+        console.print(f"babelgate listening on http://{cfg.server.host}:{cfg.server.port} ({workers} worker{plural})", highlight=False)
+        _print_claude_code_lines(cfg)
+
     if workers == 1:
-        _run_worker(cfg, False, log_level)
+        run_worker(cfg, False, log_level, listening)
         return
-    _supervise(cfg, workers, log_level)
+    _supervise(cfg, workers, log_level, listening)
 
 
-def _supervise(cfg: Config, workers: int, log_level: str) -> None:
-    """Start the workers (they share the port with SO_REUSEPORT) and stop them all together."""
+def _supervise(cfg: Config, workers: int, log_level: str, listening: Callable[[], None]) -> None:
+    """Start the workers (they share the port with SO_REUSEPORT) and stop them all together.
+    "listening" is printed once every worker listens; a worker that fails to start stops them all."""
     context = multiprocessing.get_context("spawn")
-    processes = [context.Process(target=_run_worker, args=(cfg, True, log_level), daemon=True) for _ in range(workers)]
+    ready = [context.Event() for _ in range(workers)]
+    processes = [context.Process(target=_worker, args=(cfg, log_level, event), daemon=True) for event in ready]
     for process in processes:
         process.start()
 
@@ -106,8 +83,21 @@ def _supervise(cfg: Config, workers: int, log_level: str) -> None:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    while not all(event.is_set() for event in ready):
+        failed = next((p for p in processes if p.exitcode is not None), None)
+        if failed is not None:
+            stop(signal.SIGTERM, None)
+            for process in processes:
+                process.join()
+            raise typer.Exit(failed.exitcode or EXIT_STARTUP)
+        next(e for e in ready if not e.is_set()).wait(0.1)  # a bounded wait for the next worker to listen
+    listening()
     for process in processes:
         process.join()
+
+
+def _worker(cfg: Config, log_level: str, ready: EventType) -> None:
+    run_worker(cfg, True, log_level, ready.set)
 
 
 @app.command()

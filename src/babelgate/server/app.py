@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from babelgate import __version__, tokens
+from babelgate import __version__, redact, tokens
 from babelgate.call import Call
 from babelgate.config import Config
 from babelgate.dialects import anthropic, openai_chat
@@ -90,6 +90,7 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
             raise GatewayError(401, Kind.AUTHENTICATION, "missing or invalid API key for this gateway (server.api_keys / server.admin_key)")
         response = await handler(request)
     except GatewayError as error:
+        error.message = redact.REDACTOR(error.message)  # an upstream may echo a key, an address its credentials
         response = error_writer(request.path)(error)
     except web.HTTPRequestEntityTooLarge as error:
         response = error_writer(request.path)(GatewayError(413, Kind.TOO_LARGE, f"request body is too large: {error.text}"))
@@ -98,6 +99,8 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         response = error_writer(request.path)(GatewayError(error.status, kind, error.reason))
     except Exception as exc:  # a bug of ours: never a traceback to the client
         response = error_writer(request.path)(internal_error(request, exc))
+    if response.status == 408:  # the client's body is still unread: this connection is done
+        response.force_close()
     elapsed = (time.perf_counter() - started) * 1000
     log.info("%s %s %s %.1fms %s", request.method, request.path, response.status, elapsed, _route(request.get(CALL)))
     return response
@@ -166,9 +169,24 @@ async def list_gemini_models(request: web.Request) -> web.StreamResponse:
 
 
 async def health(request: web.Request) -> web.StreamResponse:
+    """Liveness for anyone; the version and the providers only for the admin key (`server.admin_key`)."""
     gateway = request.app[GATEWAY]
+    admin_key = gateway.config.server.admin_key
+    if not admin_key or not _authorized(request, [admin_key]):
+        return web.json_response({"status": "ok"}, dumps=_dumps)
     providers = [upstream.describe() for upstream in gateway.upstreams.values()]
-    return web.json_response({"status": "ok", "version": __version__, "providers": providers}, dumps=_dumps)
+    for provider in providers:
+        if isinstance(provider.get("base_url"), str):
+            provider["base_url"] = redact.url(provider["base_url"])
+    body = {"status": "ok", "version": __version__, "providers": providers}
+    return web.Response(text=redact.REDACTOR(_dumps(body)), content_type="application/json")
+
+
+async def _learn_secrets(app: web.Application) -> None:
+    """The config's secrets and every pool's keys (the store's too, loaded by now) join the redactor."""
+    gateway = app[GATEWAY]
+    redact.REDACTOR.add(redact.config_secrets(gateway.config))
+    redact.REDACTOR.add(c.key for upstream in gateway.upstreams.values() for c in upstream.credentials)
 
 
 async def root(request: web.Request) -> web.StreamResponse:
@@ -184,6 +202,7 @@ def build_app(config: Config, gateway: Gateway | None = None) -> web.Application
     app = web.Application(middlewares=[guard], client_max_size=int(config.server.max_body_mb * 1024 * 1024))
     app[GATEWAY] = gateway or Gateway(config)
     app.on_startup.append(lambda a: a[GATEWAY].start())
+    app.on_startup.append(_learn_secrets)
     app.on_cleanup.append(lambda a: a[GATEWAY].stop())
     router = app.router
     router.add_post("/v1/messages", messages)

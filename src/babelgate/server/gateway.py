@@ -30,9 +30,10 @@ def open_store(config: Config) -> Store:
         from babelgate.store.memory import MemoryStore
 
         return MemoryStore()
+    from babelgate.store.keys import KeyCipher
     from babelgate.store.sqlite import SqliteStore
 
-    return SqliteStore(config.store.path)
+    return SqliteStore(config.store.path, cipher=KeyCipher(config.store.key_file))
 
 
 def build_upstreams(config: Config) -> dict[str, Upstream]:

@@ -33,13 +33,13 @@ def _user_parts(content: Any, path: str) -> list[ir.Part]:
             url = image.get("url") if isinstance(image, dict) else image
             if not isinstance(url, str):
                 raise BadRequest(f"{where}.image_url.url", "field required")
-            parts.append(parse_data_url(url, "image"))
+            parts.append(parse_data_url(url, "image", f"{where}.image_url.url"))
         elif kind == "file":
             file = need(item, "file", dict, where)
             data = field(file, "file_data", str, f"{where}.file")
             if data is None:
                 raise BadRequest(f"{where}.file.file_data", "only inline file_data is supported, not file_id")
-            parts.append(parse_data_url(data, "document"))
+            parts.append(parse_data_url(data, "document", f"{where}.file.file_data"))
         else:
             raise BadRequest(f"{where}.type", f"unsupported content part type {kind!r}")
     return parts
