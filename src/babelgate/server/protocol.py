@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from http import HTTPStatus
 from typing import Any
 
@@ -31,6 +32,7 @@ from babelgate.server.gateway import GATEWAY
 log = logging.getLogger("babelgate.server")
 METHODS = (b"GET ", b"POST ", b"PUT ", b"DELETE ", b"PATCH ", b"HEAD ", b"OPTIONS ")
 SNIFF_BYTES = 512  # enough of a request's start to read its path
+QUOTED = re.compile(r":? (?:bytearray\()?b['\"]")  # where aiohttp starts quoting the offending bytes
 
 
 def sniffed_path(head: bytes) -> str:
@@ -42,9 +44,11 @@ def sniffed_path(head: bytes) -> str:
 
 
 def _why(exc: BaseException | None, message: str | None, status: int) -> str:
-    detail = getattr(exc, "message", None) or message or HTTPStatus(status).phrase
-    if "Got more than" in str(detail):
-        detail = f"{detail} (the request line and each header are limited to 8190 bytes)"
+    """What was wrong, without the client's bytes aiohttp quotes (a URL may carry a key)."""
+    detail = str(getattr(exc, "message", None) or message or HTTPStatus(status).phrase)
+    detail = QUOTED.split(detail.split("\n", 1)[0])[0].rstrip(": ")
+    if "Got more than" in detail:
+        detail = "the request line or a header is longer than 8190 bytes, the limit"
     return f"the HTTP request is malformed: {detail}"
 
 
@@ -75,6 +79,8 @@ class GatewayProtocol(RequestHandler):
             return await super().finish_response(request, resp, start_time)
         finally:
             self._finished += 1
+            if resp.status == 408:  # the body never came: close now (written bytes are sent first), no lingering read
+                self.force_close()
 
     def connection_lost(self, exc: BaseException | None) -> None:
         if self._head_timer is not None:
@@ -92,8 +98,7 @@ class GatewayProtocol(RequestHandler):
         body = response.body if isinstance(response.body, bytes) else b""
         head = f"HTTP/1.1 408 Request Timeout\r\nContent-Type: {response.content_type}\r\nContent-Length: {len(body)}\r\n"
         self.transport.write(head.encode() + b"Connection: close\r\n\r\n" + body)
-        self.force_close()
-        self.transport.close()
+        self.force_close()  # closes the transport once what was written is sent
 
     def handle_error(
         self, request: BaseRequest, status: int = 500, exc: BaseException | None = None, message: str | None = None
