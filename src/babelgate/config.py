@@ -22,6 +22,7 @@ from babelgate.registry import BUILTIN_ADDONS, UPSTREAM_TYPES
 
 Strategy = Literal["round-robin", "fill-first", "sticky", "hybrid"]
 OPTIONAL_BASE_URL = frozenset({"bedrock"})  # types that derive `base_url` when it is left out
+BEARER_TYPES = frozenset({"openai", "openai-responses", "bedrock"})  # their keys travel in the Authorization header
 DEFAULT_PORT = 8318
 ReasoningStyle = Literal["none", "effort", "budget", "builtin"]
 _FIELD_PATH = re.compile(r"(messages\[\]\.)?[A-Za-z_][A-Za-z0-9_]*")  # `name` or `messages[].name`
@@ -163,6 +164,8 @@ class ProviderConfig(_Strict):
     def _base_url_given(self) -> ProviderConfig:
         if not self.base_url and self.type not in OPTIONAL_BASE_URL:
             raise ValueError("base_url: field required")
+        if "@" in self.base_url.partition("://")[2].partition("/")[0] and self.api_keys and self.type in BEARER_TYPES:
+            raise ValueError("base_url: a user and password in the URL and api_keys would both set the Authorization header; use one")
         return self
 
 

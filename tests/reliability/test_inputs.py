@@ -5,15 +5,21 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import orjson
 import pytest
+import yaml
 
 from tests.conftest import GatewayFactory, openai_config
 from tests.fakes.upstream import FakeUpstream
 
+BABELGATE = str(Path(sys.executable).with_name("babelgate"))
 TIMEOUTS = {"server": {"client_timeouts": {"headers": 0.5, "body": 0.5}}}
 
 
@@ -172,3 +178,37 @@ async def test_an_idle_keep_alive_connection_is_not_cut(upstream: FakeUpstream, 
         assert b"200" in await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
     finally:
         writer.close()
+
+
+@pytest.mark.parametrize("case", ["port_in_use", "store_is_directory", "not_utf8", "unresolvable_host", "strategy"])
+async def test_start_up_failures_are_one_line(tmp_path: Path, case: str) -> None:
+    """`babelgate serve` (and `check-config`) exit 2 with one line naming the key, never a traceback or "listening on"."""
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen()
+    config: dict[str, Any] = {"store": {"type": "memory"}, "server": {"port": busy.getsockname()[1] if case == "port_in_use" else 0}}
+    if case == "store_is_directory":
+        config["store"] = {"path": str(tmp_path)}
+    if case == "unresolvable_host":
+        config["server"]["host"] = "no-such-host.invalid"
+        config["server"]["api_keys"] = ["client-key-123456"]
+    if case == "strategy":
+        config["routing"] = {"strategy": "fastest"}
+    path = tmp_path / "config.yaml"
+    path.write_bytes(b"server: {port: 0}\n# caf\xe9\n" if case == "not_utf8" else yaml.safe_dump(config).encode())
+    command = ["check-config", str(path)] if case in ("not_utf8", "strategy") else ["serve", "-c", str(path)]
+    try:
+        done = subprocess.run(
+            [BABELGATE, *command], capture_output=True, text=True, timeout=60, env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+        )
+    finally:
+        busy.close()
+    output = done.stdout + done.stderr
+    assert done.returncode == 2 and "Traceback" not in output and "listening on" not in output, output
+    expected = {
+        "port_in_use": "server.port",
+        "store_is_directory": "store.path",
+        "not_utf8": "not UTF-8",
+        "unresolvable_host": "server.host",
+    }
+    assert expected.get(case, "routing.strategy") in output
