@@ -30,6 +30,7 @@ from tests.fakes.upstream import FakeUpstream, Received, Reply
 FUZZ_EXAMPLES = 550  # per endpoint; 10 endpoints
 MODELS = [f"m-{kind}" for kind in UPSTREAM_KINDS]
 DEEP = 130
+REQUEST_DEADLINE = 20  # seconds: past the client body timeout (30 s would be the gateway's own limit for a slow body)
 
 
 def _nest(levels: int) -> dict[str, Any]:
@@ -169,7 +170,7 @@ async def fuzzed() -> AsyncIterator[tuple[RunningGateway, aiohttp.ClientSession]
         providers[kind] = {"type": kind, "base_url": base, "api_keys": [f"sk-{kind}-fuzz-key-123"], "models": ["up-model"]}
     aliases = {f"m-{kind}": f"{kind}/up-model" for kind in UPSTREAM_KINDS}
     gateway = await start_gateway(parse({"providers": providers, "aliases": aliases, "routing": {"max_wait": 0}}))
-    session = aiohttp.ClientSession()
+    session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=REQUEST_DEADLINE))  # a hang fails its own example
     yield gateway, session
     await session.close()
     await gateway.stop()
