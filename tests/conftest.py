@@ -17,6 +17,7 @@ from google.genai import _api_client as genai_api_client
 from babelgate.config import Config, parse
 from babelgate.server.app import ACCEPT_BACKLOG, RUNNER_OPTIONS, build_app
 from babelgate.server.gateway import Gateway
+from babelgate.server.protocol import GatewayRunner
 from babelgate.store.memory import MemoryStore
 from tests.fakes.upstream import FakeUpstream
 from tests.support.llama_server import LlamaServer, start_llama_server
@@ -39,7 +40,7 @@ class RunningGateway:
 async def start_gateway(config: Config, store: Any = None) -> RunningGateway:
     gateway = Gateway(config, store=store or MemoryStore())
     app = build_app(config, gateway)
-    runner = web.AppRunner(app, **RUNNER_OPTIONS)
+    runner = GatewayRunner(app, **RUNNER_OPTIONS)
     await runner.setup()
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
