@@ -49,6 +49,16 @@ async def start_gateway(config: Config, store: Any = None) -> RunningGateway:
     return RunningGateway(f"http://127.0.0.1:{port}", gateway, runner)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Nothing a test runs writes into the user's own config or state folders (the store key, the default store)."""
+    import os
+    import tempfile
+
+    home = tempfile.mkdtemp(prefix="babelgate-tests-")
+    for name in ("XDG_CONFIG_HOME", "XDG_STATE_HOME"):
+        os.environ.setdefault(name, os.path.join(home, name.lower()))
+
+
 @pytest.fixture(autouse=True)
 async def _close_sdk_clients(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[None]:
     """Every async SDK client a test creates is closed when the test ends, never by the garbage collector.

@@ -35,14 +35,16 @@ def open_store(config: Config) -> Store:
         from babelgate.store.memory import MemoryStore
 
         return MemoryStore()
+    from babelgate.store.keys import KeyCipher
+
+    cipher = KeyCipher(config.store.key_file)
     if config.store.type == "redis":
         from babelgate.store.redis import RedisStore
 
-        return RedisStore(config.store.url, prefix=config.store.prefix, timeout=config.store.timeout)
-    from babelgate.store.keys import KeyCipher
+        return RedisStore(config.store.url, prefix=config.store.prefix, timeout=config.store.timeout, cipher=cipher)
     from babelgate.store.sqlite import SqliteStore
 
-    return SqliteStore(config.store.path, cipher=KeyCipher(config.store.key_file))
+    return SqliteStore(config.store.path, cipher=cipher)
 
 
 def build_upstreams(config: Config) -> dict[str, Upstream]:
