@@ -15,7 +15,8 @@ from bench.targets import Babelgate, Upstream
 
 LOADS = {
     f"{s}-{load.name}".replace(" ", "-"): load
-    for s in scenarios.LOAD_SCENARIOS[:3]
+    for s in scenarios.LOAD_SCENARIOS
+    if s != "held-streams"
     for load in scenarios.loads(s, scenarios.Settings.full())
 }
 
