@@ -64,6 +64,7 @@ class Renderer:
         self._request = request  # estimated for message_start when the upstream counts the prompt only at the end
         self._shown: dict[int, int] = {}  # ir index -> client index
         self._waiting: set[int] = set()  # thinking blocks not shown yet
+        self._opened = False  # message_start is out: a second upstream's Start continues the same message
 
     def _open(self, index: int, block: dict[str, Any]) -> bytes:
         self._waiting.discard(index)
@@ -90,6 +91,9 @@ class Renderer:
                 return b""
             return _frame("content_block_stop", {"type": "content_block_stop", "index": self._shown[event.index]})
         if isinstance(event, ir.Start):
+            if self._opened:
+                return b""
+            self._opened = True
             message: dict[str, Any] = {
                 "id": event.id,
                 "type": "message",

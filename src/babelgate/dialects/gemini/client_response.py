@@ -56,6 +56,7 @@ class Renderer:
         self._calls: dict[int, tuple[ir.BlockStart, list[str]]] = {}
         self._thought_text: set[int] = set()
         self._finished = False
+        self._opened = False
 
     def _frame(self, parts: list[dict[str, Any]] | None, finish: str | None = None, usage: ir.Usage | None = None) -> bytes:
         return sse.encode(None, orjson.dumps(_response(self._id, self._model, parts, finish, usage)))
@@ -76,8 +77,9 @@ class Renderer:
             return b""
         if isinstance(event, ir.BlockStop):
             return self._call(event.index) if event.index in self._calls else b""
-        if isinstance(event, ir.Start):
-            self._id = event.id or self._id
+        if isinstance(event, ir.Start):  # Gemini has no opening frame; the first upstream's id stays
+            self._id = self._id if self._opened else event.id or self._id
+            self._opened = True
             return b""
         self._finished = True
         if isinstance(event, ir.Finish):

@@ -139,6 +139,8 @@ class Renderer:
         if self._finished:
             return b""
         if isinstance(event, ir.Start):
+            if self._started:  # the opening is out: a second upstream's Start continues the same response
+                return b""
             self._id = _response_id(event.id)
             return self._start()
         out = b"" if self._started else self._start()
