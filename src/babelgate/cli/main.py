@@ -17,6 +17,7 @@ from babelgate import config as config_module
 from babelgate.cli import accounts, claude, logs
 from babelgate.cli.init import init
 from babelgate.cli.load import console, load_config
+from babelgate.cli.schema import config_schema
 from babelgate.cli.usage import usage
 from babelgate.config import Config, ConfigError
 from babelgate.routing.models import ModelResolver
@@ -27,6 +28,7 @@ app.add_typer(logs.app, name="logs")
 app.command("usage")(usage)
 app.add_typer(claude.app, name="claude-code")
 app.command("init")(init)
+app.command("config-schema")(config_schema)
 
 
 def _print_version(value: bool) -> None:
