@@ -187,6 +187,7 @@ class ServerConfig(_Strict):
     api_keys: list[str] = Field(default_factory=list)
     admin_key: str | None = None
     metrics_token: str | None = None  # opens /metrics alone (for a Prometheus scraper), beside the admin key
+    watch_config: bool = True  # reload the config file when it changes (server/reload.py)
     max_body_mb: float = Field(default=64.0, gt=0)
 
 
@@ -232,6 +233,11 @@ class Config(_Strict):
     models: dict[str, ModelSpec] = Field(default_factory=dict)  # capabilities by model id or glob, over the shipped table
     observe: ObserveConfig = Field(default_factory=ObserveConfig)
     _discovered: dict[str, ModelSpec] = PrivateAttr(default_factory=dict)  # what local servers said, by provider/model
+    _source: Path | None = PrivateAttr(default=None)  # the file it was loaded from, which a reload reads again
+
+    @property
+    def source(self) -> Path | None:
+        return self._source
 
     @property
     def discovered(self) -> dict[str, ModelSpec]:
@@ -316,7 +322,9 @@ def load(path: Path) -> Config:
         data = yaml.safe_load(text)
     except yaml.YAMLError as error:
         raise ConfigError(f"{path} is not valid YAML: {error}") from None
-    return parse(data, str(path))
+    config = parse(data, str(path))
+    config._source = path.resolve()
+    return config
 
 
 def find_path(explicit: str | None) -> Path | None:

@@ -48,6 +48,7 @@ class Signatures(Addon):
     """Keeps the signatures of the tool calls that pass through and gives them back in later requests."""
 
     name = "signatures"
+    kept_on_reload = ("cache",)  # conversations in progress still need what it learnt
 
     def __init__(self, context: Context) -> None:
         super().__init__(context)

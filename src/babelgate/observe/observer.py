@@ -28,12 +28,7 @@ REDACTED = b"[redacted]"
 
 class Observer:
     def __init__(self, config: Config, cooldowns: Callable[[], list[Entry]], secrets: Iterable[str]) -> None:
-        observe = config.observe
-        self.capture = observe.capture
-        self.capture_limit = observe.capture_max_kb * 1024
-        self.retention_seconds = observe.retention.days * 86400
-        self.retention_bytes = int(observe.retention.max_mb * 1024 * 1024)
-        self.prices = PriceTable(observe.prices)
+        self.configure(config)
         self.metrics = Metrics(cooldowns)
         self.recent: deque[dict[str, Any]] = deque(maxlen=RECENT)
         self.subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
@@ -42,6 +37,15 @@ class Observer:
         self.in_flight = 0  # requests this process is answering now
         self._pending: list[LoggedRequest] = []
         self._pruned = 0.0
+
+    def configure(self, config: Config) -> None:
+        """The `observe:` settings; called again when the config is reloaded."""
+        observe = config.observe
+        self.capture = observe.capture
+        self.capture_limit = observe.capture_max_kb * 1024
+        self.retention_seconds = observe.retention.days * 86400
+        self.retention_bytes = int(observe.retention.max_mb * 1024 * 1024)
+        self.prices = PriceTable(observe.prices)
 
     def add_secrets(self, secrets: Iterable[str]) -> None:
         """Strings never to store: keys, client keys, the admin key (the longest replaced first)."""
