@@ -1421,7 +1421,7 @@ def test_stream_round_trip_through_renderer_and_parser(response: ir.Response) ->
     assert_well_formed(parsed)
     expected = _as_claude_sees_it(response.parts)
     assert [e.index for e in parsed if isinstance(e, ir.BlockStart)] == list(range(len(expected)))  # no gaps
-    assert parsed[0] == ir.Start(response.id, "client-model", ir.Usage())
+    assert parsed[0] == ir.Start(response.id, "client-model", ir.Usage(input_tokens=1))  # an empty prompt's estimate
     assert collect(parsed) == ir.Snapshot(dataclasses.replace(response, model="client-model", parts=expected))
 
 

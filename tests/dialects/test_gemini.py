@@ -681,7 +681,7 @@ def test_parser_golden() -> None:
     first_id = next(e.id for e in events if isinstance(e, ir.BlockStart) and e.name == "f")
     assert first_id.startswith("call_")
     assert events == [
-        ir.Start("rid-7", "gemini-3-pro"),
+        ir.Start("rid-7", "gemini-3-pro", ir.Usage(input_tokens=10)),  # the prompt count of the first chunk
         ir.BlockStart(0, "thinking"),
         ir.ThinkingDelta(0, "**Plan** go", family="gemini"),
         ir.ThinkingDelta(0, " on", signature=SIG, family="gemini"),

@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-from babelgate import ir, sse
+from babelgate import ir, sse, tokens
 from babelgate.dialects.anthropic._wire import ERROR_TYPES, _render_part
 from babelgate.errors import GatewayError, Kind
 
@@ -59,8 +59,9 @@ class Renderer:
 
     content_type = "text/event-stream"
 
-    def __init__(self, model: str) -> None:
+    def __init__(self, model: str, request: ir.Request | None = None) -> None:
         self.model = model
+        self._request = request  # estimated for message_start when the upstream counts the prompt only at the end
         self._shown: dict[int, int] = {}  # ir index -> client index
         self._waiting: set[int] = set()  # thinking blocks not shown yet
 
@@ -97,7 +98,7 @@ class Renderer:
                 "content": [],
                 "stop_reason": None,
                 "stop_sequence": None,
-                "usage": _usage(event.usage or ir.Usage()),
+                "usage": _usage(event.usage or self._prompt_estimate()),
             }
             return _frame("message_start", {"type": "message_start", "message": message})
         if isinstance(event, ir.Finish):
@@ -107,6 +108,12 @@ class Renderer:
             )
         error = {"type": ERROR_TYPES.get(Kind(event.kind), "api_error"), "message": event.message}
         return _frame("error", {"type": "error", "error": error})
+
+    def _prompt_estimate(self) -> ir.Usage:
+        """message_start's usage when the upstream has not counted the prompt yet (OpenAI and Bedrock Converse
+        count it only at the end): the estimate, as clients read the input tokens from there; message_delta
+        carries the upstream's exact figures."""
+        return ir.Usage(input_tokens=tokens.estimate(self._request) if self._request is not None else 0)
 
     def _thinking(self, event: ir.ThinkingDelta) -> bytes:
         """A waiting thinking block opens with its first text or Anthropic signature."""
@@ -124,7 +131,7 @@ class Renderer:
 
 
 def stream_renderer(request: ir.Request) -> Renderer:
-    return Renderer(request.model)
+    return Renderer(request.model, request)
 
 
 def render_error(error: GatewayError) -> dict[str, Any]:

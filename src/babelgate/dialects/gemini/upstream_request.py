@@ -114,12 +114,12 @@ def encode_request(request: ir.Request, model: str, options: EncodeOptions) -> d
 
 
 def passthrough(raw: dict[str, Any], request: ir.Request, model: str) -> dict[str, Any]:
-    """The client's own body for a Gemini upstream (the model is in the URL): only a clamped token
+    """The client's own body for a Gemini upstream (the model is in the URL): only the router's token
     limit and a changed reasoning level (a routing variant) are written in."""
     body = _camel(raw)
     config = _camel(body.get("generationConfig") or {})
-    if request.max_tokens is not None and "maxOutputTokens" in config:
-        config["maxOutputTokens"] = min(int(config["maxOutputTokens"]), request.max_tokens)
+    if request.max_tokens is not None:
+        config["maxOutputTokens"] = request.max_tokens
     if request.reasoning is not None and request.reasoning != _reasoning(config):
         include = _camel(config.get("thinkingConfig") or {}).get("includeThoughts")
         thinking = _thinking_config(request.reasoning, model)

@@ -122,13 +122,14 @@ def encode_request(request: ir.Request, model: str, options: EncodeOptions) -> d
 
 
 def passthrough(raw: dict[str, Any], request: ir.Request, model: str) -> dict[str, Any]:
-    """The client's own body for an OpenAI-compatible upstream: new model, clamped token limit."""
+    """The client's own body for an OpenAI-compatible upstream: new model, the token limit the router settled on
+    (in the field the client used; the provider's `max_tokens_field` is applied after)."""
     body = dict(raw)
     body["model"] = model
     if request.max_tokens is not None:
-        for key in ("max_tokens", "max_completion_tokens"):
-            if key in body:
-                body[key] = request.max_tokens
+        key = "max_completion_tokens" if "max_completion_tokens" in body else "max_tokens"
+        body.pop("max_tokens", None)
+        body[key] = request.max_tokens
     wanted = request.reasoning
     if wanted is not None and wanted != ir.Reasoning(effort=raw.get("reasoning_effort")):  # a routing variant such as `model(high)`
         effort = _effort(wanted)

@@ -116,10 +116,10 @@ def encode_request(request: ir.Request, model: str, options: EncodeOptions) -> d
 
 
 def passthrough(raw: dict[str, Any], request: ir.Request, model: str) -> dict[str, Any]:
-    """The client's own body for a Responses upstream: new model, clamped token limit, changed effort."""
+    """The client's own body for a Responses upstream: new model, the router's token limit, changed effort."""
     body = dict(raw)
     body["model"] = model
-    if request.max_tokens is not None and "max_output_tokens" in body:
+    if request.max_tokens is not None:
         body["max_output_tokens"] = request.max_tokens
     reasoning: dict[str, Any] = body["reasoning"] if isinstance(body.get("reasoning"), dict) else {}
     if request.reasoning is not None and request.reasoning.effort is not None and request.reasoning.effort != reasoning.get("effort"):
