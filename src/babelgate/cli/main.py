@@ -15,14 +15,17 @@ import typer
 from babelgate import config as config_module
 from babelgate.cli import accounts, claude, logs
 from babelgate.cli.load import console, load_config
+from babelgate.cli.reload import reload_command
 from babelgate.cli.usage import usage
 from babelgate.config import Config, ConfigError
 from babelgate.routing.models import ModelResolver
+from babelgate.server.reload import SUPERVISOR_ENV
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="babelgate: any AI client, any model, one port.")
 app.add_typer(accounts.app, name="accounts")
 app.add_typer(logs.app, name="logs")
 app.command("usage")(usage)
+app.command("reload")(reload_command)
 app.add_typer(claude.app, name="claude-code")
 
 
@@ -48,6 +51,8 @@ def _run_worker(cfg: Config, reuse_port: bool, log_level: str, log_format: str =
 
     from babelgate.observe import logfmt
     from babelgate.server.app import ACCEPT_BACKLOG, RUNNER_OPTIONS, build_app
+    from babelgate.server.gateway import GATEWAY
+    from babelgate.server.reload import install_sighup
 
     logfmt.configure(log_level, log_format)
     # Everything imported now lives as long as the process: keep the collector off it, and
@@ -61,8 +66,14 @@ def _run_worker(cfg: Config, reuse_port: bool, log_level: str, log_format: str =
         loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
     except ImportError:
         loop = asyncio.new_event_loop()
+    app = build_app(cfg)
+
+    async def on_hangup(started: web.Application) -> None:
+        install_sighup(started[GATEWAY])  # SIGHUP: reload the config file (server/reload.py)
+
+    app.on_startup.append(on_hangup)
     web.run_app(
-        build_app(cfg),
+        app,
         loop=loop,
         host=cfg.server.host,
         port=cfg.server.port,
@@ -112,6 +123,7 @@ def _supervise(cfg: Config, workers: int, log_level: str, log_format: str, drain
     context = multiprocessing.get_context("spawn")
     metrics_dir = tempfile.TemporaryDirectory(prefix="babelgate-metrics-")
     os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", metrics_dir.name)  # every worker's counts, read by /metrics on any
+    os.environ[SUPERVISOR_ENV] = str(os.getpid())  # a worker asked to reload tells us, and we tell them all
     options = (log_level, log_format, drain_seconds)
     processes = [context.Process(target=_run_worker, args=(cfg, True, *options), daemon=True) for _ in range(workers)]
     for process in processes:
@@ -122,8 +134,14 @@ def _supervise(cfg: Config, workers: int, log_level: str, log_format: str, drain
             if process.is_alive():
                 process.terminate()
 
+    def hangup(signum: int, frame: object) -> None:
+        for process in processes:
+            if process.is_alive() and process.pid is not None:
+                os.kill(process.pid, signal.SIGHUP)
+
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGHUP, hangup)
     for process in processes:
         process.join()
     metrics_dir.cleanup()
