@@ -250,6 +250,7 @@ class Config(_Strict):
         return value
 
 
+_UNION_TAG = re.compile(r"(str|int|float|bool|KeySpec|ClientKeySpec|(dict|list)\[.*\])")  # pydantic's union branch names, not keys
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
@@ -276,7 +277,7 @@ def interpolate(value: Any, path: str = "") -> Any:
 def _describe(error: ValidationError) -> str:
     lines = []
     for item in error.errors():
-        path = ".".join(str(p) for p in item["loc"] if not str(p).startswith(("str", "KeySpec", "int", "dict", "list")))
+        path = ".".join(str(p) for p in item["loc"] if not _UNION_TAG.fullmatch(str(p)))
         lines.append(f"  {path or '(top level)'}: {item['msg'].removeprefix('Value error, ')}")
     return "\n".join(lines)
 
