@@ -32,6 +32,7 @@ class Observer:
         self.metrics = Metrics(cooldowns)
         self.recent: deque[dict[str, Any]] = deque(maxlen=RECENT)
         self.subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
+        self.listeners: list[Callable[[dict[str, Any]], None]] = []  # told of every finished request (observe/sessions.py)
         self._secrets: list[bytes] = []
         self.add_secrets(secrets)
         self.in_flight = 0  # requests this process is answering now
@@ -74,6 +75,8 @@ class Observer:
         summary = record.summary()
         self.recent.append(summary)
         self._pending.append(LoggedRequest(record.id, record.started, summary, record.request_body, record.response_body))
+        for listener in self.listeners:
+            listener(summary)
         for queue in self.subscribers:
             if queue.qsize() < SUBSCRIBER_QUEUE:
                 queue.put_nowait(summary)

@@ -14,6 +14,7 @@ from babelgate.addons.base import Addons
 from babelgate.call import Call
 from babelgate.config import Config
 from babelgate.observe.observer import Observer
+from babelgate.observe.sessions import Sessions
 from babelgate.observe.usage import UsageLedger
 from babelgate.providers.base import Credential, Reply, Upstream
 from babelgate.registry import build_upstream
@@ -71,6 +72,8 @@ class Gateway:
         self.current = generation.build(config, self.shared)
         self.retiring: set[Generation] = set()  # replaced generations with requests still in flight
         self.observer = Observer(config, self.book.snapshot, self._secrets())
+        self.sessions = Sessions()  # Claude Code sessions: their telemetry (server/telemetry.py) and their requests
+        self.observer.listeners.append(self.sessions.request)
         self.stored: set[tuple[str, str, str]] = set()  # the store's credentials this gateway has adopted
         self._syncer: asyncio.Task[None] | None = None
         self._closers: set[asyncio.Task[None]] = set()

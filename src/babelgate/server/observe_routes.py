@@ -26,13 +26,14 @@ from babelgate.errors import GatewayError, Kind
 from babelgate.observe.metrics import CONTENT_TYPE
 from babelgate.observe.redact import redact
 from babelgate.observe.series import overview
-from babelgate.server import reload
+from babelgate.server import reload, telemetry
 from babelgate.server.admin import account_limits
 from babelgate.server.gateway import GATEWAY, Gateway
 from babelgate.store.base import RequestFilter
 
 ASSETS = {"app.js": "text/javascript", "app.css": "text/css"}
-OPEN_PATHS = ("/dashboard", *(f"/dashboard/{name}" for name in ASSETS))
+# The dashboard's page and assets, and the OTLP intake (which answers 200 to all and keeps what a client key sent).
+OPEN_PATHS = ("/dashboard", *(f"/dashboard/{name}" for name in ASSETS), *telemetry.PATHS)
 MAX_LIMIT = 500
 TICK = 1.0  # seconds between provider-state updates on the live stream
 OVERVIEW_ROWS = 20_000
@@ -149,5 +150,6 @@ def add_routes(router: web.UrlDispatcher) -> None:
     router.add_get("/admin/api/config", config_handler)
     router.add_get("/admin/api/events", events)
     router.add_post("/admin/api/reload", reload_handler)
+    telemetry.add_routes(router)
     router.add_get("/dashboard", page)
     router.add_get("/dashboard/{asset}", page)
