@@ -13,9 +13,9 @@ import pytest
 
 from babelgate.observe.sessions import MAX_SESSIONS
 from tests.conftest import GatewayFactory, RunningGateway, openai_config
-from tests.fakes import openai_wire as wire
-from tests.fakes.upstream import FakeUpstream, Reply
+from tests.fakes.upstream import FakeUpstream
 from tests.support.claude_cli import run_claude
+from tests.test_claude_code_cli import FINAL_TEXT, tool_loop
 
 ADMIN = "admin-key-telemetry-01"
 CLIENT = "client-key-telemetry-01"
@@ -55,14 +55,12 @@ async def sessions(url: str) -> dict[str, Any]:
 
 
 async def run_session(gw: RunningGateway, upstream: FakeUpstream, tmp_path: Path, protocol: str) -> None:
-    upstream.script = lambda record: (
-        wire.stream_reply(wire.text_stream("telemetry ", "works"))
-        if record.body.get("stream")
-        else Reply(json=wire.completion("telemetry works"))
-    )
-    result = await asyncio.to_thread(run_claude, gw.url, "say hi", cwd=tmp_path, extra_env=telemetry_env(gw.url, protocol), timeout=150)
+    """One real Claude Code session with a Bash tool call, exporting its telemetry to the gateway."""
+    upstream.script = tool_loop
+    env = telemetry_env(gw.url, protocol)
+    result = await asyncio.to_thread(run_claude, gw.url, "Write hello to out.txt", cwd=tmp_path, extra_env=env, timeout=150)
     assert result.returncode == 0, result.stderr + result.stdout
-    assert "telemetry works" in result.stdout
+    assert FINAL_TEXT in result.stdout
 
 
 @pytest.mark.parametrize("protocol", ["http/json", "http/protobuf"])
@@ -78,7 +76,8 @@ async def test_claude_code_telemetry_fills_its_session(
     assert served and {r["client_session"] for r in served} == {session["id"]}  # the header and the telemetry agree
     gateway = session["gateway"]
     assert gateway["requests"] == len(served) and gateway["errors"] == 0
-    assert gateway["served"] == {"up/gpt-5": len(served)}
+    assert gateway["served"] == {"up/gpt-5": len(served)} and len(served) >= 2  # the tool call, then the answer
+    assert session["tools"] == {"Bash": 1} and session["tool_failures"] == 0
     telemetry = session["telemetry"]
     assert telemetry["cost_usd"] > 0 and telemetry["tokens"]["input"] > 0 and telemetry["tokens"]["output"] > 0
     assert telemetry["prompts"] == 1
@@ -86,7 +85,7 @@ async def test_claude_code_telemetry_fills_its_session(
     assert session["signals"]["metrics"] > 0 and session["signals"]["logs"] > 0 and session["signals"]["traces"] > 0
     assert "claude_code.llm_request" in session["spans"]
     assert session["client"]["service.version"]
-    assert all("say hi" not in str(event) for event in session["recent"])  # no prompt text is kept
+    assert all("out.txt" not in str(event) for event in session["recent"])  # no prompt text or tool input is kept
     assert any(e["event"] == "api_request" and e["cost_usd"] > 0 for e in session["recent"])
 
 

@@ -269,6 +269,15 @@ function names(counts) {
   return entries.length ? entries.map(([name, n]) => name + " ×" + Math.round(n)).join(", ") : "-";
 }
 
+function dollars(counts) {
+  const entries = Object.entries(counts || {}).sort((a, b) => b[1] - a[1]);
+  return entries.map(([name, usd]) => name + " $" + usd.toFixed(6)).join(", ");
+}
+
+function plain(value) {
+  return typeof value === "number" && !Number.isInteger(value) ? value.toFixed(6) : String(value);
+}
+
 function total(counts) {
   return Object.values(counts || {}).reduce((sum, n) => sum + n, 0);
 }
@@ -296,7 +305,6 @@ function sessionRow(session) {
   cell(row, telemetry.cost_usd !== undefined ? "$" + telemetry.cost_usd.toFixed(4) : "-", "cc-cost");
   cell(row, telemetry.prompts || 0);
   cell(row, total(session.tools), "tools");
-  cell(row, seconds(telemetry.active_seconds));
   row.addEventListener("click", () => showSession(session.id));
   return row;
 }
@@ -320,9 +328,10 @@ function showSession(id) {
   const fields = {
     "first seen": time(session.first_seen),
     "last active": time(session.last_seen),
+    "active time": seconds(telemetry.active_seconds),
     "gateway requests": (gateway.requests || 0) + " (" + (gateway.errors || 0) + " errors, " + (gateway.failovers || 0) + " failovers)",
     "served by": names(gateway.served),
-    "Claude Code cost": telemetry.cost_usd !== undefined ? "$" + telemetry.cost_usd.toFixed(6) + " (" + names(telemetry.cost_by_model) + ")" : "-",
+    "Claude Code cost": telemetry.cost_usd !== undefined ? "$" + telemetry.cost_usd.toFixed(6) + " (" + dollars(telemetry.cost_by_model) + ")" : "-",
     "Claude Code tokens": names(telemetry.tokens),
     "lines of code": names(telemetry.lines),
     "tools": names(session.tools) + (session.tool_failures ? " (" + session.tool_failures + " failed)" : ""),
@@ -339,7 +348,7 @@ function showSession(id) {
   }));
   $("session-events").replaceChildren(...session.recent.slice().reverse().map((event) => {
     const li = document.createElement("li");
-    const details = Object.entries(event).filter(([k]) => k !== "time" && k !== "event").map(([k, v]) => k + "=" + v).join(" ");
+    const details = Object.entries(event).filter(([k]) => k !== "time" && k !== "event").map(([k, v]) => k + "=" + plain(v)).join(" ");
     li.textContent = time(event.time) + " " + event.event + (details ? " " + details : "");
     return li;
   }));
