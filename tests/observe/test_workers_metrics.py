@@ -83,9 +83,7 @@ async def test_metrics_count_every_workers_requests_and_json_logs_hold_no_secret
         assert total(families, "babelgate_requests", status="400") == 3
         failures = families["babelgate_upstream_failures"].samples
         assert total(families, "babelgate_upstream_failures", credential="up#0") == bad, failures  # each one the upstream saw
-        assert total(families, "babelgate_tokens", type="input", provider="up") == 40 * 100 + 10 * (
-            20 - 4
-        )  # streams: 4 of 20 cached
+        assert total(families, "babelgate_tokens", type="input", provider="up") == 40 * 100 + 10 * (20 - 4)  # streams: 4 of 20 cached
         durations = families["babelgate_request_duration_seconds"]
         assert [s.value for s in durations.samples if s.name.endswith("_count") and s.labels["provider"] == "up"] == [50]
     output = "\n".join(lines)
