@@ -160,9 +160,11 @@ async def test_cloud_formats_count_through_the_upstream(make_fake: Callable[[str
     assert bedrock_count == fake_count([None, MESSAGES, TOOLS]) and vertex_count == fake_count([None, MESSAGES, None])
 
 
-async def test_an_unknown_model_is_a_404_in_the_callers_dialect(make_fake: Callable[[str], Any], gateway_factory: GatewayFactory) -> None:
+async def test_an_unknown_model_is_an_error_in_the_callers_dialect(
+    make_fake: Callable[[str], Any], gateway_factory: GatewayFactory
+) -> None:
     fake = await make_fake("anthropic")
     gw = await gateway_factory({"providers": {"up": provider(fake, "anthropic")}})
-    with pytest.raises(anthropic.NotFoundError):
+    with pytest.raises(anthropic.BadRequestError):  # 400 on the Messages API's paths, as the gateway contract says
         await sdk(gw.url).messages.count_tokens(model="nobody/none", messages=MESSAGES)  # type: ignore[arg-type]
     assert fake.received == []

@@ -586,7 +586,7 @@ def test_encode_request_golden() -> None:
                     {"id": "c1", "type": "function", "function": {"name": "f", "arguments": '{"a":1}'}},
                     {"id": "c2", "type": "function", "function": {"name": "f", "arguments": "{}"}},
                 ],
-                "reasoning_content": "Plan. More.",
+                "reasoning_content": "More.",  # only this family's reasoning: another model's is not this one's to continue
             },
             # Tool results first, straight after the calls; the rest of the user turn (and result images) after them.
             {"role": "tool", "tool_call_id": "c1", "content": "[tool error] boom"},

@@ -20,7 +20,8 @@ from rich.console import Console
 
 from babelgate import config as config_module
 from babelgate.cli.load import console
-from babelgate.config import DEFAULT_PORT, ConfigError
+from babelgate.config import ConfigError
+from babelgate.config_server import DEFAULT_PORT
 
 _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # the gateway is local: never through a proxy
 TIMEOUT = 60.0

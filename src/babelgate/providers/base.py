@@ -58,6 +58,16 @@ class NoOutcome:
 
 
 @dataclass(slots=True)
+class Outgoing:
+    """One request about to go upstream; `authenticate` may add headers or sign it."""
+
+    method: str
+    url: str
+    headers: dict[str, str]
+    body: bytes = b""
+
+
+@dataclass(slots=True)
 class Attempt:
     """One try of a request at one upstream model with one credential."""
 

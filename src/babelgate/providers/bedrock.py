@@ -40,13 +40,13 @@ from babelgate.dialects.base import Dialect
 from babelgate.errors import UpstreamError
 from babelgate.providers import bedrock_errors
 from babelgate.providers.aws import AwsCredentials, CredentialsUnavailable, sign
-from babelgate.providers.base import Attempt, Credential
+from babelgate.providers.base import Attempt, Credential, Outgoing
 from babelgate.providers.bedrock_invoke import AnthropicSSE, invoke_body, is_anthropic
 from babelgate.providers.classify import Reason
 from babelgate.providers.counting import CountRequest
 from babelgate.providers.eventstream import EventStreamFraming
 from babelgate.providers.framing import SSEFraming
-from babelgate.providers.http import ERROR_TEXT_LIMIT, VERIFY_TIMEOUT, HttpUpstream, Outgoing
+from babelgate.providers.http import ERROR_TEXT_LIMIT, VERIFY_TIMEOUT, HttpUpstream
 from babelgate.providers.stream import READ_ERRORS, StreamReader, reason
 
 DEFAULT_REGION = "us-east-1"

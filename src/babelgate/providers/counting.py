@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 import orjson
 
-from babelgate.providers.base import Attempt
+from babelgate.providers.base import Attempt, Outgoing
 from babelgate.providers.stream import READ_ERRORS, reason
 
 if TYPE_CHECKING:
@@ -28,8 +28,6 @@ class CountRequest:
 
 async def ask_count(upstream: HttpUpstream, counting: CountRequest, attempt: Attempt) -> int:
     """The upstream's count; a refusal or a failure raises a classified UpstreamError."""
-    from babelgate.providers.http import Outgoing  # http.py imports this module
-
     outgoing = Outgoing("POST", counting.url, upstream.headers(attempt.client_headers), orjson.dumps(counting.body))
     await upstream.authenticate(outgoing, attempt.credential)
     try:

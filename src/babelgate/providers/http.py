@@ -16,7 +16,6 @@ import asyncio
 import fnmatch
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, ClassVar
 
@@ -29,7 +28,7 @@ from babelgate.dialects.base import Dialect, EncodeOptions
 from babelgate.errors import Kind, UpstreamError
 from babelgate.providers import transport
 from babelgate.providers.auto_stream import collected, streamed
-from babelgate.providers.base import Attempt, Credential, Reply
+from babelgate.providers.base import Attempt, Credential, Outgoing, Reply
 from babelgate.providers.classify import classify
 from babelgate.providers.counting import CountRequest, ask_count
 from babelgate.providers.deadline import Clock, LimitReached, read_body, too_large
@@ -42,16 +41,6 @@ VERIFY_TIMEOUT = aiohttp.ClientTimeout(total=15)
 ERROR_BODY_LIMIT = 256 * 1024  # bytes of an error body read; the rest is left unread
 ERROR_TEXT_LIMIT = 2000  # characters of an upstream's error text kept in a message
 log = logging.getLogger("babelgate.upstream")
-
-
-@dataclass(slots=True)
-class Outgoing:
-    """One request about to go upstream; `authenticate` may add headers or sign it."""
-
-    method: str
-    url: str
-    headers: dict[str, str]
-    body: bytes = b""
 
 
 class HttpUpstream:

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 
 from aiohttp import web
 
+from babelgate import redact
 from babelgate.addons.base import Addons
 from babelgate.call import Call
 from babelgate.config import Config
@@ -37,13 +38,16 @@ def open_store(config: Config) -> Store:
         from babelgate.store.memory import MemoryStore
 
         return MemoryStore()
+    from babelgate.store.keys import KeyCipher
+
+    cipher = KeyCipher(config.store.key_file)
     if config.store.type == "redis":
         from babelgate.store.redis import RedisStore
 
-        return RedisStore(config.store.url, prefix=config.store.prefix, timeout=config.store.timeout)
+        return RedisStore(config.store.url, prefix=config.store.prefix, timeout=config.store.timeout, cipher=cipher)
     from babelgate.store.sqlite import SqliteStore
 
-    return SqliteStore(config.store.path)
+    return SqliteStore(config.store.path, cipher=cipher)
 
 
 def build_upstreams(config: Config) -> dict[str, Upstream]:
@@ -71,7 +75,7 @@ class Gateway:
         self.book, self.pool, self.ledger, self.store = self.shared.book, self.shared.pool, self.shared.ledger, self.shared.store
         self.current = generation.build(config, self.shared)
         self.retiring: set[Generation] = set()  # replaced generations with requests still in flight
-        self.observer = Observer(config, self.book.snapshot, self._secrets())
+        self.observer = Observer(config, self.book.snapshot)
         self.sessions = Sessions()  # Claude Code sessions: their telemetry (server/telemetry.py) and their requests
         self.observer.listeners.append(self.sessions.request)
         self.stored: set[tuple[str, str, str]] = set()  # the store's credentials this gateway has adopted
@@ -115,7 +119,7 @@ class Gateway:
                     upstream.add_credential(name, key)
         self.current = new
         self.observer.configure(config)
-        self.observer.add_secrets(self._secrets())
+        _learn_secrets(new)
         closing = generation.retired_upstreams(old, new.upstreams.values())
         self.retiring.add(old)
         task = asyncio.create_task(self._retire(old, closing))
@@ -131,11 +135,6 @@ class Gateway:
         self.retiring.discard(old)
         for upstream in closing:
             await upstream.close()
-
-    def _secrets(self) -> list[str]:
-        server = self.config.server
-        keys = [c.key for upstream in self.upstreams.values() for c in upstream.credentials if c.key]
-        return [*keys, *server.api_keys, *([server.admin_key] if server.admin_key else [])]
 
     async def start(self) -> None:
         await self.adopt_stored_credentials()
@@ -185,7 +184,7 @@ class Gateway:
             upstream.credentials = [c for c in upstream.credentials if c.id != slot]  # a key replaced under its name
             upstream.add_credential(name, key)
             log.info("credential %s joined the pool (from the store)", slot)
-        self.observer.add_secrets(self._secrets())
+        _learn_secrets(self.current)
 
     async def sync(self) -> None:
         """Write this process's cooldown changes and usage, then adopt the store's cooldowns.
@@ -228,6 +227,12 @@ class Gateway:
                 await self.sync()
             except Exception:
                 log.exception("could not sync state with the store")
+
+
+def _learn_secrets(gen: Generation) -> None:
+    """A config's secrets and its pools' keys join the redactor (babelgate/redact.py), which never forgets one."""
+    redact.REDACTOR.add(redact.config_secrets(gen.config))
+    redact.REDACTOR.add(c.key for upstream in gen.upstreams.values() for c in upstream.credentials)
 
 
 GATEWAY = web.AppKey("gateway", Gateway)

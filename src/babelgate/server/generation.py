@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from babelgate.addons.base import Addons, Context, load_addons
 from babelgate.call import Call
 from babelgate.config import Config
+from babelgate.dialects import validate
 from babelgate.errors import GatewayError
 from babelgate.observe.usage import UsageLedger
 from babelgate.providers.base import Reply, Upstream
@@ -66,6 +67,7 @@ class Generation:
             response = await self.addons.request(call)
             if response is not None:
                 return canned(response, call.request.stream)
+            validate.pairing(call.inbound.name, call.raw or {}, call.request)
             reply = await self.router.route(call)
         except GatewayError as error:
             raise self.addons.error(call, error) from None
@@ -98,7 +100,8 @@ def _keep_addon_state(old: Addons, new: Addons) -> None:
     for addon in new.addons:
         before = by_class.get(type(addon))
         for name in addon.kept_on_reload if before is not None else ():
-            setattr(addon, name, getattr(before, name))
+            if hasattr(before, name):
+                setattr(addon, name, getattr(before, name))
 
 
 def retired_upstreams(old: Generation, kept: Iterable[Upstream]) -> list[Upstream]:

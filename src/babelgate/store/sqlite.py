@@ -7,6 +7,8 @@ and never blocks. WAL lets readers run beside one writer; the busy timeout makes
 another process's write instead of failing with "database is locked".
 
 Default file: `$XDG_STATE_HOME/babelgate/state.db`, i.e. `~/.local/state/babelgate/state.db`.
+The file is created 0600 (SQLite gives its -wal and -shm files the same mode), a directory it
+creates 0700; keys added with `babelgate accounts add` are stored encrypted (store/keys.py).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import math
 import os
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -24,6 +26,7 @@ from typing import Any, TypeVar
 from babelgate.providers.classify import Reason
 from babelgate.store import request_log
 from babelgate.store.base import Entry, LoggedRequest, RequestFilter, Usage
+from babelgate.store.keys import KeyCipher
 
 T = TypeVar("T")
 
@@ -46,6 +49,12 @@ CREATE TABLE IF NOT EXISTS bindings (
     expires     REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS bindings_expires ON bindings (expires);
+CREATE TABLE IF NOT EXISTS reasoning (
+    key     TEXT PRIMARY KEY,
+    value   TEXT NOT NULL,
+    expires REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS reasoning_expires ON reasoning (expires);
 CREATE TABLE IF NOT EXISTS credentials (
     provider TEXT NOT NULL,
     name     TEXT NOT NULL,
@@ -76,8 +85,10 @@ class SqliteStore:
         *,
         clock: Callable[[], float] = time.time,
         busy_timeout: float = BUSY_TIMEOUT,
+        cipher: KeyCipher | None = None,
     ) -> None:
         self.path = Path(path).expanduser() if path else default_path()
+        self.cipher = cipher or KeyCipher()
         self._clock = clock
         self._conn: sqlite3.Connection | None = None
         self._closed = False
@@ -111,6 +122,21 @@ class SqliteStore:
     async def set_binding(self, session_key: str, credential: str, ttl: float) -> None:
         await self._run(_set_binding, session_key, credential, self._clock(), ttl)
 
+    # Cached reasoning state.
+
+    async def put_reasoning(self, entries: Mapping[str, str], ttl: float) -> None:
+        if entries:
+            await self._run(_put_reasoning, dict(entries), self._clock(), ttl)
+
+    async def get_reasoning(self, keys: Sequence[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for start in range(0, len(keys), 500):  # well under SQLite's limit on bound parameters
+            batch = keys[start : start + 500]
+            sql = f"SELECT key, value FROM reasoning WHERE key IN ({', '.join('?' * len(batch))}) AND expires > ?"
+            rows = await self._run(_query, sql, (*batch, self._clock()))
+            found.update((str(key), str(value)) for key, value in rows)
+        return found
+
     # Usage.
 
     async def add_usage(self, credential: str, model: str, day: str, requests: int, input_tokens: int, output_tokens: int) -> None:
@@ -133,15 +159,14 @@ class SqliteStore:
     # Credentials added with `babelgate accounts add`.
 
     async def add_credential(self, provider: str, name: str, key: str) -> None:
-        await self._run(_execute, "INSERT OR REPLACE INTO credentials VALUES (?, ?, ?)", (provider, name, key))
+        await self._run(_add_credential, provider, name, key, self.cipher)
 
     async def remove_credential(self, provider: str, name: str) -> bool:
         rows = await self._run(_query, "DELETE FROM credentials WHERE provider = ? AND name = ? RETURNING name", (provider, name))
         return bool(rows)
 
     async def credentials(self) -> list[tuple[str, str, str]]:
-        rows = await self._run(_query, "SELECT provider, name, key FROM credentials ORDER BY provider, name", ())
-        return [(str(p), str(n), str(k)) for p, n, k in rows]
+        return await self._run(_credentials, self.cipher)
 
     # The request log (store/request_log.py).
 
@@ -177,17 +202,39 @@ class SqliteStore:
         return job(self._conn, *args)
 
     def _open(self, busy_timeout: float) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.path, timeout=busy_timeout, isolation_level=None)  # autocommit
-        _switch_to_wal(conn, busy_timeout)
-        conn.execute("PRAGMA synchronous = NORMAL")
-        conn.executescript(_SCHEMA + request_log.SCHEMA)
+        try:
+            _create_private(self.path)
+            conn = sqlite3.connect(self.path, timeout=busy_timeout, isolation_level=None)  # autocommit
+            _switch_to_wal(conn, busy_timeout)
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.executescript(_SCHEMA + request_log.SCHEMA)
+        except (OSError, sqlite3.Error) as error:
+            reason = getattr(error, "strerror", None) or str(error)
+            raise StoreUnavailable(f"store.path: cannot open the store at {self.path}: {reason}") from None
         self._conn = conn
 
     def _close_connection(self) -> None:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+
+
+class StoreUnavailable(OSError):
+    """The store file cannot be created or opened; the message names `store.path` and why."""
+
+
+def _create_private(path: Path) -> None:
+    """The store's directory (0700 when created here) and file (0600, tightened if it was looser)."""
+    for parent in (path.parent, *path.parent.parents):
+        if parent.exists() and not parent.is_dir():
+            raise NotADirectoryError(20, f"{parent} is a file, not a directory")
+    if not path.parent.is_dir():
+        path.parent.mkdir(mode=0o700, parents=True)
+    if path.is_dir():
+        raise IsADirectoryError(21, "it is a directory; store.path names the database file")
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o600)
 
 
 # Jobs: plain functions of the connection, run on the worker thread.
@@ -225,6 +272,17 @@ def _set_binding(conn: sqlite3.Connection, session_key: str, credential: str, no
     conn.execute("INSERT OR REPLACE INTO bindings VALUES (?, ?, ?)", (session_key, credential, now + ttl))
 
 
+def _put_reasoning(conn: sqlite3.Connection, entries: dict[str, str], now: float, ttl: float) -> None:
+    conn.execute("BEGIN IMMEDIATE")  # one transaction: the entries of one answer land together
+    try:
+        conn.execute("DELETE FROM reasoning WHERE expires <= ?", (now,))
+        conn.executemany("INSERT OR REPLACE INTO reasoning VALUES (?, ?, ?)", [(k, v, now + ttl) for k, v in entries.items()])
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
 def _entry(row: tuple[Any, ...]) -> Entry | None:
     credential, model, reason, until, strikes, last_status = row
     try:
@@ -232,3 +290,18 @@ def _entry(row: tuple[Any, ...]) -> Entry | None:
     except ValueError:  # written by a newer version: ignore
         return None
     return Entry(credential, model, known, math.inf if until is None else until, strikes, last_status)
+
+
+def _add_credential(conn: sqlite3.Connection, provider: str, name: str, key: str, cipher: KeyCipher) -> None:
+    conn.execute("INSERT OR REPLACE INTO credentials VALUES (?, ?, ?)", (provider, name, cipher.encrypt(key)))
+
+
+def _credentials(conn: sqlite3.Connection, cipher: KeyCipher) -> list[tuple[str, str, str]]:
+    """The stored keys, decrypted; a plaintext one (an older babelgate wrote it) is encrypted in place."""
+    out = []
+    for provider, name, stored in conn.execute("SELECT provider, name, key FROM credentials ORDER BY provider, name").fetchall():
+        key = cipher.decrypt(str(stored))
+        if key == stored:
+            conn.execute("UPDATE credentials SET key = ? WHERE provider = ? AND name = ?", (cipher.encrypt(key), provider, name))
+        out.append((str(provider), str(name), key))
+    return out

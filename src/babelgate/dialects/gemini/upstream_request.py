@@ -11,6 +11,7 @@ from babelgate import ir
 from babelgate.dialects.anthropic import thinking_budget
 from babelgate.dialects.base import EncodeOptions
 from babelgate.dialects.gemini._wire import _camel, _media, _model_parts, _reasoning
+from babelgate.dialects.gemini.history import sanitize
 from babelgate.dialects.gemini_schema import clean_schema
 
 LEVELS = {"minimal": "MINIMAL", "low": "LOW", "medium": "MEDIUM", "high": "HIGH", "xhigh": "HIGH", "max": "HIGH"}
@@ -126,4 +127,4 @@ def passthrough(raw: dict[str, Any], request: ir.Request, model: str) -> dict[st
         config["thinkingConfig"] = thinking if include is None else {**thinking, "includeThoughts": include}
     if config:
         body["generationConfig"] = config
-    return body
+    return sanitize(body, (_model_generation(model) or 0) >= 3)

@@ -48,6 +48,11 @@ def _tool_turn_replies(messages: list[ir.Message]) -> set[int]:
     return marked
 
 
+def _own_reasoning(message: ir.Message) -> list[str]:
+    """The reasoning text this family wrote; another family's is not this model's to continue."""
+    return [p.text for p in message.parts if isinstance(p, ir.ThinkingPart) and p.family in ("openai", None)]
+
+
 def _encode_messages(request: ir.Request, options: EncodeOptions) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     if request.system:
@@ -60,7 +65,7 @@ def _encode_messages(request: ir.Request, options: EncodeOptions) -> list[dict[s
             if calls:
                 entry["tool_calls"] = calls
             if index in echoed:  # "" when it was lost (another model's turn): the field must be there
-                entry["reasoning_content"] = "".join(p.text for p in message.parts if isinstance(p, ir.ThinkingPart))
+                entry["reasoning_content"] = "".join(_own_reasoning(message))
             out.append(entry)
             continue
         if message.role == "system":
