@@ -200,3 +200,25 @@ async def test_a_stored_credential_joins_a_running_gateway(upstream: FakeUpstrea
     finally:
         await writer.close()
         await gw.stop()
+
+
+async def test_a_reload_may_not_open_a_reachable_gateway_to_anyone(upstream: FakeUpstream, tmp_path: Path) -> None:
+    """As `serve` refuses to start on a non-loopback host without client keys, a reload may not remove them all."""
+    upstream.script = answering("a")
+    path = tmp_path / "config.yaml"
+    reachable = first_config(upstream)
+    reachable["server"]["host"] = "0.0.0.0"  # what the file says (the test listens on loopback whatever it says)
+    gw = await serve_file(path, reachable)
+    try:
+        reachable["server"]["api_keys"] = []
+        path.write_text(yaml.safe_dump(reachable))
+        async with aiohttp.ClientSession() as session:
+            status, body = await reload(session, gw.url)
+            assert status == 422 and "server.api_keys: removing every client key" in body["error"]["message"]
+            assert (await ask(session, gw.url, "fast", key="not-a-key-0000000"))[0] == 401  # keys still enforced
+            reachable["server"]["allow_public"] = True
+            path.write_text(yaml.safe_dump(reachable))
+            assert (await reload(session, gw.url))[0] == 200  # said on purpose
+            assert (await ask(session, gw.url, "fast", key="anything-goes-now"))[0] == 200
+    finally:
+        await gw.stop()

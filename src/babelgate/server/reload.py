@@ -4,8 +4,10 @@ A reload reads and validates the whole file first; an invalid one is refused wit
 (logged, and answered to `babelgate reload`) and the running config stays. A valid one becomes a new
 generation (server/generation.py) that the next request uses, while requests in flight finish on
 the old one. Providers, aliases, routing, models, addons, client and admin keys, `observe:` and the
-upstream limits change this way; the listen address, `server.max_body_mb` and the `store:` need a
-restart, and the reload says so (and keeps the running values).
+upstream limits change this way; the listen address, `server.max_body_mb`,
+`server.client_timeouts.headers` and the `store:` need a restart, and the reload says so (and keeps
+the running values). A reload that would leave a gateway other machines reach without client keys
+is refused, as `serve` refuses to start so (unless `server.allow_public`).
 
 With `--workers N`, the supervisor passes `SIGHUP` to every worker, and a worker that reloads on the
 admin endpoint sends its supervisor `SIGHUP` so the others follow. The watcher polls the file's
@@ -18,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import ipaddress
 import logging
 import os
 import signal
@@ -34,7 +37,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("babelgate.reload")
 WATCH_SECONDS = 1.0
 SUPERVISOR_ENV = "BABELGATE_SUPERVISOR"  # the pid of `serve --workers N`'s supervisor, set for its workers
-RESTART_ONLY = ("server.host", "server.port", "server.max_body_mb", "store")
 
 
 @dataclass
@@ -103,6 +105,9 @@ class Reloader:
             return Outcome("refused", error=str(error))
         old = self.gateway.config
         restart = _keep_restart_only(old, new)
+        exposed = _exposed(old, new)
+        if exposed:
+            return Outcome("refused", error=f"{path}: {exposed}")
         changes = describe_changes(old, new)
         try:
             await self.gateway.adopt(new)
@@ -139,10 +144,29 @@ def _keep_restart_only(old: Config, new: Config) -> list[str]:
         if getattr(old.server, key) != getattr(new.server, key):
             changed.append(f"server.{key}")
             setattr(new.server, key, getattr(old.server, key))
+    if old.server.client_timeouts.headers != new.server.client_timeouts.headers:  # the connection layer took it at start
+        changed.append("server.client_timeouts.headers")
+        new.server.client_timeouts.headers = old.server.client_timeouts.headers
     if old.store != new.store:
         changed.append("store")
         new.store = old.store
     return changed
+
+
+def _exposed(old: Config, new: Config) -> str:
+    """Why `new` would open a gateway that other machines reach to anyone (as `serve` refuses at start), or ""."""
+    server = new.server
+    if not old.server.api_keys or server.api_keys or server.allow_public:
+        return ""
+    try:
+        if server.host == "localhost" or ipaddress.ip_address(server.host).is_loopback:
+            return ""
+    except ValueError:
+        pass  # a name: not resolved here (no DNS on the event loop), taken as reachable
+    return (
+        f"server.api_keys: removing every client key would let anyone who reaches {server.host or '(all interfaces)'} "
+        "spend your credentials; keep a key, or set server.allow_public: true"
+    )
 
 
 def _named(section: str, old: dict[str, Any], new: dict[str, Any]) -> str | None:
