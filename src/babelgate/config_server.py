@@ -22,6 +22,7 @@ class ServerConfig(_Strict):
     api_keys: list[str] = Field(default_factory=list)
     admin_key: str | None = None
     metrics_token: str | None = None  # opens /metrics alone (for a Prometheus scraper), beside the admin key
+    watch_config: bool = True  # reload the config file when it changes (server/reload.py)
     max_body_mb: float = Field(default=64.0, gt=0)
     allow_public: bool = False  # a non-loopback host without api_keys is refused unless true (or --allow-public)
     client_timeouts: ClientTimeouts = Field(default_factory=ClientTimeouts)

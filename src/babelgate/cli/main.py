@@ -17,16 +17,19 @@ from babelgate import config as config_module
 from babelgate.cli import accounts, claude, logs
 from babelgate.cli.init import init
 from babelgate.cli.load import console, load_config
+from babelgate.cli.reload import reload_command
 from babelgate.cli.run import EXIT_STARTUP, StartupError, WorkerOptions, check_exposure, run_worker
 from babelgate.cli.schema import config_schema
 from babelgate.cli.usage import usage
 from babelgate.config import Config, ConfigError
 from babelgate.routing.models import ModelResolver
+from babelgate.server.reload import SUPERVISOR_ENV
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="babelgate: any AI client, any model, one port.")
 app.add_typer(accounts.app, name="accounts")
 app.add_typer(logs.app, name="logs")
 app.command("usage")(usage)
+app.command("reload")(reload_command)
 app.add_typer(claude.app, name="claude-code")
 app.command("init")(init)
 app.command("config-schema")(config_schema)
@@ -108,6 +111,7 @@ def _supervise(cfg: Config, workers: int, options: WorkerOptions, listening: Cal
     context = multiprocessing.get_context("spawn")
     metrics_dir = tempfile.TemporaryDirectory(prefix="babelgate-metrics-")
     os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", metrics_dir.name)  # every worker's counts, read by /metrics on any
+    os.environ[SUPERVISOR_ENV] = str(os.getpid())  # a worker asked to reload tells us, and we tell them all
     ready = [context.Event() for _ in range(workers)]
     processes = [context.Process(target=_worker, args=(cfg, options, event), daemon=True) for event in ready]
     for process in processes:
@@ -118,8 +122,14 @@ def _supervise(cfg: Config, workers: int, options: WorkerOptions, listening: Cal
             if process.is_alive():
                 process.terminate()
 
+    def hangup(signum: int, frame: object) -> None:  # reload: every worker reads the config file again
+        for process in processes:
+            if process.is_alive() and process.pid is not None:
+                os.kill(process.pid, signal.SIGHUP)
+
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGHUP, hangup)
     while not all(event.is_set() for event in ready):
         failed = next((p for p in processes if p.exitcode is not None), None)
         if failed is not None:
