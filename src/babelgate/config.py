@@ -18,6 +18,7 @@ import yaml
 from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from babelgate.config_base import Strict as _Strict
+from babelgate.config_keys import ClientKey, as_entries, check_unique
 from babelgate.config_observe import ObserveConfig
 from babelgate.config_routing import RoutingConfig, Strategy
 from babelgate.config_store import StoreConfig
@@ -185,10 +186,13 @@ class ProviderConfig(_Strict):
 class ServerConfig(_Strict):
     host: str = "127.0.0.1"
     port: int = Field(default=DEFAULT_PORT, ge=0, le=65535)
-    api_keys: list[str] = Field(default_factory=list)
+    api_keys: list[ClientKey] = Field(default_factory=list)  # config_keys.py: a plain key, or one with a name and limits
     admin_key: str | None = None
     metrics_token: str | None = None  # opens /metrics alone (for a Prometheus scraper), beside the admin key
     max_body_mb: float = Field(default=64.0, gt=0)
+
+    _entries = field_validator("api_keys", mode="before")(as_entries)
+    _unique = field_validator("api_keys")(check_unique)
 
 
 class ModelSpec(_Strict):

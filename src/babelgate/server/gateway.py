@@ -89,7 +89,7 @@ class Gateway:
     def _secrets(self) -> list[str]:
         server = self.config.server
         keys = [c.key for upstream in self.upstreams.values() for c in upstream.credentials if c.key]
-        return [*keys, *server.api_keys, *([server.admin_key] if server.admin_key else [])]
+        return [*keys, *(k.key for k in server.api_keys), *([server.admin_key] if server.admin_key else [])]
 
     async def start(self) -> None:
         await add_stored_credentials(self.upstreams, self.store)

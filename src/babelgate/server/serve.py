@@ -15,6 +15,7 @@ from aiohttp import web
 from babelgate.call import Call
 from babelgate.dialects.base import Dialect
 from babelgate.errors import BadRequest
+from babelgate.server.client_keys import check_model
 from babelgate.server.gateway import GATEWAY
 from babelgate.server.relay import ClientFraming, relay
 
@@ -50,6 +51,7 @@ async def serve(
     gateway = request.app[GATEWAY]
     body = await json_body(request) if body is None else body
     parsed = dialect.parse_request(body, model, stream)
+    check_model(request, parsed.model)  # a client key's allowed models (server/client_keys.py)
     call = Call(dialect, parsed, request.headers if headers is None else headers, raw=body, hooks=gateway.addons)
     if gateway.observer.wants_bodies():
         call.transcript = bytearray()

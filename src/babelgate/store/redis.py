@@ -8,6 +8,7 @@ Keys, all under `store.prefix` (default `babelgate`), each bounded:
     {p}:usage:{day}        hash  "credential␟model␟r|i|o" → count, expiring USAGE_DAYS after the last write
     {p}:once:{id}          a replay guard of one usage write, expiring after ONCE_SECONDS
     {p}:credentials        hash  "provider␟name" → key (added with `babelgate accounts add`)
+    {p}:counter:{name}     string an expiring count (store/redis_counters.py)
     {p}:changes            the pub/sub channel: every cooldown and binding change is published there
 
 A change is written and published in one MULTI, so another instance hears of it as soon as it is
@@ -31,8 +32,9 @@ import orjson
 from redis.asyncio import Redis
 
 from babelgate.providers.classify import Reason
-from babelgate.store.base import Entry, LoggedRequest, RequestFilter, Usage
+from babelgate.store.base import Counter, Entry, Increment, LoggedRequest, RequestFilter, Usage
 from babelgate.store.memory import MemoryStore
+from babelgate.store.redis_counters import RedisCounters
 from babelgate.store.redis_link import RedisLink
 from babelgate.store.redis_log import RedisRequestLog
 from babelgate.store.shared import Change, Listener
@@ -71,6 +73,7 @@ class RedisStore:
         self._add_usage = self.link.client.register_script(_ADD_USAGE)
         self._delete_credential = self.link.client.register_script(_DELETE_CREDENTIAL)
         self._log = RedisRequestLog(prefix)
+        self._counters = RedisCounters(self.link.client, prefix, clock)
 
     # Cooldowns.
 
@@ -177,6 +180,14 @@ class RedisStore:
             return sorted(rows, key=lambda row: (row.credential, row.model))
 
         return await self.link.read(op, lambda: self.local.usage_for_day(day))
+
+    # Named counters: while Redis is down, each instance counts on its own (the local store).
+
+    async def add_counters(self, increments: list[Increment]) -> list[Counter]:
+        return await self.link.read(lambda r: self._counters.add(r, increments), lambda: self.local.add_counters(increments))
+
+    async def read_counters(self, names: list[str]) -> list[Counter]:
+        return await self.link.read(lambda r: self._counters.read(r, names), lambda: self.local.read_counters(names))
 
     # Credentials added with `babelgate accounts add`.
 

@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 
 from babelgate.providers.classify import Reason
 from babelgate.store import request_log
-from babelgate.store.base import Entry, LoggedRequest, RequestFilter, Usage
+from babelgate.store.base import Counter, Entry, Increment, LoggedRequest, RequestFilter, Usage
 
 T = TypeVar("T")
 
@@ -61,7 +61,21 @@ CREATE TABLE IF NOT EXISTS usage (
     output_tokens INTEGER NOT NULL,
     PRIMARY KEY (day, credential, model)
 );
+CREATE TABLE IF NOT EXISTS counters (
+    name    TEXT PRIMARY KEY,
+    value   INTEGER NOT NULL,
+    expires REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS counters_expires ON counters (expires);
 """
+# One increment: a live counter grows and keeps its expiry; a new or expired one starts over. (SET reads the old row.)
+_ADD_COUNTER = """
+INSERT INTO counters VALUES (:name, :amount, :expires) ON CONFLICT (name) DO UPDATE SET
+    value = CASE WHEN counters.expires <= :now THEN excluded.value ELSE counters.value + excluded.value END,
+    expires = CASE WHEN counters.expires <= :now THEN excluded.expires ELSE counters.expires END
+RETURNING value, expires
+"""
+PRUNE_SECONDS = 60.0  # expired counters are deleted this often
 
 
 def default_path() -> Path:
@@ -81,6 +95,7 @@ class SqliteStore:
         self._clock = clock
         self._conn: sqlite3.Connection | None = None
         self._closed = False
+        self._pruned = 0.0  # when expired counters were last deleted
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="babelgate-sqlite")
         self._opened = self._executor.submit(self._open, busy_timeout)  # the worker's first job
 
@@ -129,6 +144,28 @@ class SqliteStore:
             (day,),
         )
         return [Usage(*row) for row in rows]
+
+    # Named counters (the client keys' limits): one transaction per call, so other processes see all or none.
+
+    async def add_counters(self, increments: list[Increment]) -> list[Counter]:
+        return await self._run(self._add_counters, self._clock(), increments)
+
+    async def read_counters(self, names: list[str]) -> list[Counter]:
+        return await self._run(_read_counters, self._clock(), names)
+
+    def _add_counters(self, conn: sqlite3.Connection, now: float, increments: list[Increment]) -> list[Counter]:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if now - self._pruned > PRUNE_SECONDS:  # only the worker thread touches `_pruned`
+                self._pruned = now
+                conn.execute("DELETE FROM counters WHERE expires <= ?", (now,))
+            params = [{"name": name, "amount": amount, "expires": now + ttl, "now": now} for name, amount, ttl in increments]
+            rows = [conn.execute(_ADD_COUNTER, one).fetchone() for one in params]
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        return [Counter(int(value), float(expires)) for value, expires in rows]
 
     # Credentials added with `babelgate accounts add`.
 
@@ -218,6 +255,15 @@ def _query(conn: sqlite3.Connection, sql: str, params: tuple[object, ...]) -> li
 def _load_cooldowns(conn: sqlite3.Connection, stale_before: float) -> list[tuple[Any, ...]]:
     conn.execute("DELETE FROM cooldowns WHERE until < ?", (stale_before,))
     return conn.execute("SELECT credential, model, reason, until, strikes, last_status FROM cooldowns").fetchall()
+
+
+def _read_counters(conn: sqlite3.Connection, now: float, names: list[str]) -> list[Counter]:
+    found: dict[str, Counter] = {}
+    for start in range(0, len(names), 500):  # under SQLite's limit of bound parameters
+        part = names[start : start + 500]
+        sql = f"SELECT name, value, expires FROM counters WHERE expires > ? AND name IN ({', '.join('?' * len(part))})"
+        found.update((name, Counter(int(value), float(expires))) for name, value, expires in conn.execute(sql, (now, *part)))
+    return [found.get(name, Counter(0, 0.0)) for name in names]
 
 
 def _set_binding(conn: sqlite3.Connection, session_key: str, credential: str, now: float, ttl: float) -> None:
