@@ -13,6 +13,7 @@ import anthropic
 import openai
 import pytest
 
+from babelgate.config import ConfigError, parse
 from tests.conftest import GatewayFactory, openai_config
 from tests.fakes import openai_wire as wire
 from tests.fakes.turns import Turn, anthropic_body, anthropic_stream
@@ -284,3 +285,51 @@ async def test_the_upstreams_own_ratelimit_headers_never_reach_the_client(
         UNIFIED + s for s in ("status", "representative-claim", "overage-status", "overage-utilization", "reset", "overage-reset")
     }
     assert len(upstream.received) == 2
+
+
+@pytest.mark.parametrize(
+    ("entries", "said"),
+    [
+        (["same-key-123", {"key": "same-key-123", "name": "x"}], "server.api_keys: entry 1 repeats a key given earlier"),
+        ([{"key": "k-one-123", "name": "x"}, {"key": "k-two-123", "name": "x"}], "server.api_keys: entry 1: the name 'x' is already taken"),
+        ([{"key": "k-one-123", "rpm": 0}], "server.api_keys.0.rpm: Input should be greater than or equal to 1"),
+        ([{"key": "k-one-123", "budget": {"dayly": 5}}], "server.api_keys.0.budget.dayly: Extra inputs are not permitted"),
+        ([{"key": "k-one-123", "budget": {"daily": -1}}], "server.api_keys.0.budget.daily: Input should be greater than 0"),
+        ([{"name": "alice"}], "server.api_keys.0.key: Field required"),
+        ([{"key": "k-one-123", "name": "alice smith"}], "server.api_keys.0.name: String should match pattern"),
+        ([5], "server.api_keys: entry 0: expected a key (a string) or a mapping of key, name, models, rpm, tpm, budget"),
+    ],
+)
+def test_a_bad_client_key_entry_is_refused_naming_its_path(entries: list[Any], said: str) -> None:
+    with pytest.raises(ConfigError) as refused:
+        parse({"server": {"api_keys": entries}})
+    assert said in str(refused.value)
+
+
+def test_the_config_contracts_entries_parse() -> None:
+    config = parse(
+        {
+            "server": {
+                "api_keys": [
+                    "team-key-123",
+                    {"key": ALICE, "name": "alice", "models": ["claude-*"], "rpm": 60, "tpm": 200000, "budget": {"daily": 5.00}},
+                ]
+            }
+        }
+    )
+    team, alice = config.server.api_keys
+    assert (team.key, team.name, team.limited, team.account.startswith("key-"), "team-key-123" not in team.account) == (
+        "team-key-123",
+        None,
+        False,
+        True,
+        True,
+    )
+    assert (alice.account, alice.models, alice.rpm, alice.tpm, alice.caps, alice.limited) == (
+        "alice",
+        ["claude-*"],
+        60,
+        200000,
+        {"daily": 5.0},
+        True,
+    )
