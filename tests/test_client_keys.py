@@ -6,6 +6,8 @@ headers, the 429 `billing_error`, `GET /api/oauth/usage`)."""
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -14,6 +16,7 @@ import openai
 import pytest
 
 from babelgate.config import ConfigError, parse
+from babelgate.store.sqlite import SqliteStore
 from tests.conftest import GatewayFactory, openai_config
 from tests.fakes import openai_wire as wire
 from tests.fakes.turns import Turn, anthropic_body, anthropic_stream
@@ -333,3 +336,21 @@ def test_the_config_contracts_entries_parse() -> None:
         {"daily": 5.0},
         True,
     )
+
+
+async def test_a_store_that_cannot_be_read_serves_the_request_and_says_so(
+    upstream: FakeUpstream, gateway_factory: GatewayFactory, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    upstream.script = costing(10)
+    gw = await gateway_factory(
+        keyed(upstream, {"key": ALICE, "name": "alice", "rpm": 1, "budget": {"daily": 1}}), SqliteStore(tmp_path / "db")
+    )
+    await gw.gateway.store.read_counters(["any"])  # the schema is made
+    with sqlite3.connect(tmp_path / "db") as db:  # another program breaks the file: every counter read and write now fails
+        db.execute("DROP TABLE counters")
+    for _ in range(2):  # fail open: served, with no standing to report
+        raw = await claude(gw.url, ALICE).messages.with_raw_response.create(model="claude-sonnet-5-5", max_tokens=5, messages=HI)
+        assert raw.http_response.status_code == 200 and not unified(raw.headers)
+    assert "could not read the limits of client key 'alice'; serving the request unchecked" in caplog.text
+    assert "could not count the usage of client key 'alice'" in caplog.text
+    assert ALICE not in caplog.text

@@ -66,6 +66,9 @@ async def admit(request: web.Request, given: str | None) -> None:
         standing = await KeyLimits(request.app[GATEWAY].store).admit(key)
     except OverLimit as over:
         raise refusal(key, over, request.path.startswith("/v1/messages")) from None
+    except Exception:  # the store cannot be read: serve (fail open), as a Redis store does on its local counts
+        log.exception("could not read the limits of client key %s; serving the request unchecked", label(key))
+        return
     if standing is not None:
         request[STANDING] = standing
 

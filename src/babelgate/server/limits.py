@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from babelgate.config_keys import PERIODS, ClientKey
-from babelgate.store.base import Increment, Store
+from babelgate.store.base import Counter, Increment, Store
 
 MICRO = 1_000_000  # spend counters count micro-dollars
 WINDOW = 60.0  # seconds of a requests- or tokens-per-minute window
@@ -107,29 +107,34 @@ class KeyLimits:
         return names
 
     async def standing(self, key: ClientKey) -> Standing:
-        spend = self._names(key, self.clock())
-        counters = await self.store.read_counters([name for name, _ in spend.values()])
-        spent = {period: c.value / MICRO for period, c in zip(spend, counters, strict=True)}
+        return (await self._read(key, self.clock(), False))[0]
+
+    async def _read(self, key: ClientKey, now: float, tpm: bool) -> tuple[Standing, Counter]:
+        """The key's spend this day, week and month, and (when asked) its tokens this minute: one read."""
+        spend = self._names(key, now)
+        names = [name for name, _ in spend.values()] + ([f"{key.account}:tpm"] if tpm else [])
+        counters = await self.store.read_counters(names)
+        spent = {period: c.value / MICRO for period, c in zip(spend, counters, strict=False)}
         caps = [Cap(period, limit, spent[period], spend[period][1]) for period, limit in key.caps.items()]
-        return Standing(spent, caps)
+        return Standing(spent, caps), counters[-1] if tpm else Counter(0, 0.0)
 
     async def admit(self, key: ClientKey) -> Standing | None:
         """Count the request, or raise `OverLimit`. The standing against the key's budget when it has one."""
         now = self.clock()
-        standing = await self.standing(key) if key.caps else None
-        blocked = standing.described() if standing else None
-        if blocked is not None and blocked.exceeded:
-            seconds = max(1, math.ceil(blocked.resets.timestamp() - now))
-            raise OverLimit(blocked.period, seconds, f"{blocked.period} budget of ${blocked.limit:.2f}", blocked)
-        if key.tpm:
-            used = (await self.store.read_counters([f"{key.account}:tpm"]))[0]
-            if used.value >= key.tpm:
+        standing = None
+        if key.caps or key.tpm:
+            standing, used = await self._read(key, now, bool(key.tpm))
+            blocked = standing.described()
+            if blocked is not None and blocked.exceeded:
+                seconds = max(1, math.ceil(blocked.resets.timestamp() - now))
+                raise OverLimit(blocked.period, seconds, f"{blocked.period} budget of ${blocked.limit:.2f}", blocked)
+            if key.tpm and used.value >= key.tpm:
                 raise OverLimit("tpm", _left(used.expires, now), f"limit of {key.tpm} tokens per minute")
         if key.rpm:
             count = (await self.store.add_counters([(f"{key.account}:rpm", 1, WINDOW)]))[0]
             if count.value > key.rpm:
                 raise OverLimit("rpm", _left(count.expires, now), f"limit of {key.rpm} requests per minute")
-        return standing
+        return standing if key.caps else None  # tokens per minute alone: nothing to report
 
     async def settle(self, key: ClientKey, tokens: int, cost: float) -> None:
         """Add a finished request's tokens and cost (USD) to the key's counters."""
