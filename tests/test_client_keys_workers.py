@@ -94,7 +94,7 @@ async def test_a_keys_requests_per_minute_hold_across_two_workers(tmp_path: Path
             await asyncio.gather(*(session.close() for session, _ in sessions))
     statuses = [status for status, _ in results]
     assert statuses.count(200) == RPM and statuses.count(429) == SENT - RPM  # exactly rpm, whichever worker they reached
-    assert all(1 <= int(retry) <= 60 for status, retry in results if status == 429)
+    assert all(1 <= int(retry) <= 60 for status, retry in results if status == 429), results
     assert len(served_by) == SENT and len(set(served_by.values())) == 2  # both workers answered
     assert len(upstream.received) == RPM
 

@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from babelgate import __version__, tokens
+from babelgate import __version__, redact
 from babelgate.call import Call
 from babelgate.config import Config
 from babelgate.dialects import anthropic, openai_chat
@@ -22,7 +22,7 @@ from babelgate.server import azure_inbound, bedrock_inbound, client_keys, models
 from babelgate.server.admin import account_limits_handler, store_health
 from babelgate.server.errors import as_messages_api, error_response, internal_error
 from babelgate.server.gateway import GATEWAY, Gateway
-from babelgate.server.serve import CALL, RAW_BODY, json_body, serve
+from babelgate.server.serve import CALL, RAW_BODY, count_call, json_body, serve
 
 log = logging.getLogger("babelgate.server")
 ADMIN_PATHS = ("/account-limits", "/admin/", "/metrics")
@@ -116,6 +116,7 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         await client_keys.admit(request, _client_key(request))  # who the key is; over its limits: a 429
         response = await handler(request)
     except GatewayError as error:
+        error.message = redact.REDACTOR(error.message)  # an upstream may echo a key, an address its credentials
         failed = error
     except web.HTTPRequestEntityTooLarge as error:
         failed = GatewayError(413, Kind.TOO_LARGE, f"request body is too large: {error.text}")
@@ -125,6 +126,8 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         failed = internal_error(request, exc)
     if failed is not None:
         response = error_writer(request.path, rid)(failed)
+    if response.status == 408:  # the client's body is still unread: this connection is done
+        response.force_close()
     call = request.get(CALL)
     elapsed = (time.perf_counter() - started) * 1000
     why = f" ({failed.message[:300]})" if failed is not None else ""
@@ -174,9 +177,10 @@ async def messages(request: web.Request) -> web.StreamResponse:
 
 
 async def count_tokens(request: web.Request) -> web.StreamResponse:
-    parsed = anthropic.parse_request(await json_body(request))
-    request.app[GATEWAY].router.resolver.resolve(parsed.model)
-    return web.json_response({"input_tokens": tokens.estimate(parsed)}, dumps=_dumps)
+    """Anthropic's count_tokens, routed like a request: the upstream's own count, else an offline one (routing/counting.py)."""
+    body = await json_body(request)
+    counted = await count_call(request, Call(anthropic, anthropic.parse_request(body), request.headers, raw=body))
+    return web.json_response({"input_tokens": counted.tokens}, dumps=_dumps)
 
 
 async def chat_completions(request: web.Request) -> web.StreamResponse:
@@ -193,8 +197,10 @@ async def gemini_action(request: web.Request) -> web.StreamResponse:
     if action == "countTokens":
         body = await json_body(request)
         inner = body.get("generateContentRequest")  # countTokens may wrap a whole request
-        parsed = _gemini().parse_request(inner if isinstance(inner, dict) else body, model, False)
-        return web.json_response({"totalTokens": tokens.estimate(parsed)}, dumps=_dumps)
+        counted_body = inner if isinstance(inner, dict) else body
+        call = Call(_gemini(), _gemini().parse_request(counted_body, model, False), request.headers, raw=counted_body)
+        counted = await count_call(request, call)
+        return web.json_response({"totalTokens": counted.tokens}, dumps=_dumps)
     if action not in ("generateContent", "streamGenerateContent"):
         raise GatewayError(
             404, Kind.NOT_FOUND, f"unknown method {action!r}; expected generateContent, streamGenerateContent or countTokens"
@@ -214,11 +220,27 @@ async def list_gemini_models(request: web.Request) -> web.StreamResponse:
 
 
 async def health(request: web.Request) -> web.StreamResponse:
+    """Liveness for anyone ("ok", or "degraded" while a shared store is down: still serving on local state,
+    so still 200); the version, the store and the providers only for the admin key (`server.admin_key`)."""
     gateway = request.app[GATEWAY]
-    providers = [upstream.describe() for upstream in gateway.upstreams.values()]
-    store = store_health(gateway)  # a shared store that is down: still serving (on local state), so still 200
+    store = store_health(gateway)
     status = "ok" if store["state"] == "up" else "degraded"
-    return web.json_response({"status": status, "version": __version__, "store": store, "providers": providers}, dumps=_dumps)
+    admin_key = gateway.config.server.admin_key
+    if not admin_key or not _authorized(request, [admin_key]):
+        return web.json_response({"status": status}, dumps=_dumps)
+    providers = [upstream.describe() for upstream in gateway.upstreams.values()]
+    for provider in providers:
+        if isinstance(provider.get("base_url"), str):
+            provider["base_url"] = redact.url(provider["base_url"])
+    body = {"status": status, "version": __version__, "store": store, "providers": providers}
+    return web.Response(text=redact.REDACTOR(_dumps(body)), content_type="application/json")
+
+
+async def _learn_secrets(app: web.Application) -> None:
+    """The config's secrets and every pool's keys (the store's too, loaded by now) join the redactor."""
+    gateway = app[GATEWAY]
+    redact.REDACTOR.add(redact.config_secrets(gateway.config))
+    redact.REDACTOR.add(c.key for upstream in gateway.upstreams.values() for c in upstream.credentials)
 
 
 async def root(request: web.Request) -> web.StreamResponse:
@@ -236,6 +258,7 @@ def build_app(config: Config, gateway: Gateway | None = None) -> web.Application
     app.on_response_prepare.append(_tag_response)
     app.on_response_prepare.append(client_keys.tag_response)
     app.on_startup.append(lambda a: a[GATEWAY].start())
+    app.on_startup.append(_learn_secrets)
     app.on_cleanup.append(lambda a: a[GATEWAY].stop())
     router = app.router
     router.add_post("/v1/messages", messages)

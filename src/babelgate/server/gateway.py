@@ -35,13 +35,16 @@ def open_store(config: Config) -> Store:
         from babelgate.store.memory import MemoryStore
 
         return MemoryStore()
+    from babelgate.store.keys import KeyCipher
+
+    cipher = KeyCipher(config.store.key_file)
     if config.store.type == "redis":
         from babelgate.store.redis import RedisStore
 
-        return RedisStore(config.store.url, prefix=config.store.prefix, timeout=config.store.timeout)
+        return RedisStore(config.store.url, prefix=config.store.prefix, timeout=config.store.timeout, cipher=cipher)
     from babelgate.store.sqlite import SqliteStore
 
-    return SqliteStore(config.store.path)
+    return SqliteStore(config.store.path, cipher=cipher)
 
 
 def build_upstreams(config: Config) -> dict[str, Upstream]:
@@ -68,7 +71,7 @@ class Gateway:
         self.store = store or open_store(config)
         self.router = Router(config, self.upstreams, self.book, self.pool, self.store)
         self.addons: Addons = load_addons(config, Context(config, self.store, self.ledger, router=self.router))
-        self.observer = Observer(config, self.book.snapshot, self._secrets())
+        self.observer = Observer(config, self.book.snapshot)
         self._syncer: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()  # a change to write or to adopt: sync now rather than at the next tick
         self._reload_at = 0.0  # a shared store: when its cooldowns are next reloaded without being told
@@ -86,14 +89,8 @@ class Gateway:
             raise self.addons.error(call, error) from None
         return await self.addons.reply(call, reply)
 
-    def _secrets(self) -> list[str]:
-        server = self.config.server
-        keys = [c.key for upstream in self.upstreams.values() for c in upstream.credentials if c.key]
-        return [*keys, *(k.key for k in server.api_keys), *([server.admin_key] if server.admin_key else [])]
-
     async def start(self) -> None:
         await add_stored_credentials(self.upstreams, self.store)
-        self.observer.add_secrets(self._secrets())
         self.book.restore(await self.store.load_cooldowns())
         if isinstance(self.store, SharedStore):
             self.store.watch(self._changed)

@@ -129,12 +129,16 @@ class KeyLimits:
                 seconds = max(1, math.ceil(blocked.resets.timestamp() - now))
                 raise OverLimit(blocked.period, seconds, f"{blocked.period} budget of ${blocked.limit:.2f}", blocked)
             if key.tpm and used.value >= key.tpm:
-                raise OverLimit("tpm", _left(used.expires, now), f"limit of {key.tpm} tokens per minute")
+                raise OverLimit("tpm", self._left(used.expires), f"limit of {key.tpm} tokens per minute")
         if key.rpm:
             count = (await self.store.add_counters([(f"{key.account}:rpm", 1, WINDOW)]))[0]
             if count.value > key.rpm:
-                raise OverLimit("rpm", _left(count.expires, now), f"limit of {key.rpm} requests per minute")
+                raise OverLimit("rpm", self._left(count.expires), f"limit of {key.rpm} requests per minute")
         return standing if key.caps else None  # tokens per minute alone: nothing to report
+
+    def _left(self, expires: float) -> int:
+        """Whole seconds until a minute window ends (the store's clock may have read a moment later than ours)."""
+        return max(1, min(math.ceil(expires - self.clock()), int(WINDOW)))
 
     async def settle(self, key: ClientKey, tokens: int, cost: float) -> None:
         """Add a finished request's tokens and cost (USD) to the key's counters."""
@@ -148,10 +152,6 @@ class KeyLimits:
                 increments.append((name, micro, resets.timestamp() - now + KEEP_AFTER))
         if increments:
             await self.store.add_counters(increments)
-
-
-def _left(expires: float, now: float) -> int:
-    return max(1, math.ceil(expires - now))
 
 
 def utilization_text(cap: Cap) -> str:

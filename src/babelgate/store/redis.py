@@ -7,7 +7,8 @@ Keys, all under `store.prefix` (default `babelgate`), each bounded:
     {p}:binding:{session}  string [credential, expires], with the binding's own TTL
     {p}:usage:{day}        hash  "credential␟model␟r|i|o" → count, expiring USAGE_DAYS after the last write
     {p}:once:{id}          a replay guard of one usage write, expiring after ONCE_SECONDS
-    {p}:credentials        hash  "provider␟name" → key (added with `babelgate accounts add`)
+    {p}:credentials        hash  "provider␟name" → key (added with `babelgate accounts add`), encrypted (store/keys.py)
+    {p}:reasoning:{key}    string, the signatures addon's cached reasoning state, with its own TTL
     {p}:counter:{name}     string an expiring count (store/redis_counters.py)
     {p}:changes            the pub/sub channel: every cooldown and binding change is published there
 
@@ -25,16 +26,17 @@ from __future__ import annotations
 import math
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import orjson
 from redis.asyncio import Redis
 
 from babelgate.providers.classify import Reason
-from babelgate.store.base import Counter, Entry, Increment, LoggedRequest, RequestFilter, Usage
+from babelgate.store.base import Entry, LoggedRequest, RequestFilter, Usage
+from babelgate.store.keys import KeyCipher
 from babelgate.store.memory import MemoryStore
-from babelgate.store.redis_counters import RedisCounters
+from babelgate.store.redis_counters import CountersOnRedis, RedisCounters
 from babelgate.store.redis_link import RedisLink
 from babelgate.store.redis_log import RedisRequestLog
 from babelgate.store.shared import Change, Listener
@@ -61,8 +63,17 @@ end
 """
 
 
-class RedisStore:
-    def __init__(self, url: str, *, prefix: str = "babelgate", timeout: float = 1.0, clock: Callable[[], float] = time.time) -> None:
+class RedisStore(CountersOnRedis):  # the named counters: store/redis_counters.py
+    def __init__(
+        self,
+        url: str,
+        *,
+        prefix: str = "babelgate",
+        timeout: float = 1.0,
+        clock: Callable[[], float] = time.time,
+        cipher: KeyCipher | None = None,
+    ) -> None:
+        self.cipher = cipher or KeyCipher()  # keys added with `accounts add` are kept encrypted (store/keys.py)
         self.link = RedisLink(url, timeout)
         self.local = MemoryStore(clock)
         self._clock = clock
@@ -181,21 +192,13 @@ class RedisStore:
 
         return await self.link.read(op, lambda: self.local.usage_for_day(day))
 
-    # Named counters: while Redis is down, each instance counts on its own (the local store).
-
-    async def add_counters(self, increments: list[Increment]) -> list[Counter]:
-        return await self.link.read(lambda r: self._counters.add(r, increments), lambda: self.local.add_counters(increments))
-
-    async def read_counters(self, names: list[str]) -> list[Counter]:
-        return await self.link.read(lambda r: self._counters.read(r, names), lambda: self.local.read_counters(names))
-
     # Credentials added with `babelgate accounts add`.
 
     async def add_credential(self, provider: str, name: str, key: str) -> None:
         await self.local.add_credential(provider, name, key)
 
         async def op(r: Redis) -> None:
-            await r.hset(self._key("credentials"), f"{provider}{SEP}{name}", key)
+            await r.hset(self._key("credentials"), f"{provider}{SEP}{name}", self.cipher.encrypt(key))
 
         await self.link.write(op)
 
@@ -211,11 +214,30 @@ class RedisStore:
     async def credentials(self) -> list[tuple[str, str, str]]:
         async def op(r: Redis) -> list[tuple[str, str, str]]:
             rows = _strings(await r.hgetall(self._key("credentials")))
-            return sorted((field.split(SEP, 1)[0], field.split(SEP, 1)[-1], key) for field, key in rows.items())
+            return sorted((field.split(SEP, 1)[0], field.split(SEP, 1)[-1], self.cipher.decrypt(key)) for field, key in rows.items())
 
         return await self.link.read(op, self.local.credentials)
 
-    # Sharing (store/shared.py) and lifecycle.
+    # The reasoning cache (addons/signatures.py): one string key per entry, with its own TTL.
+
+    async def put_reasoning(self, entries: Mapping[str, str], ttl: float) -> None:
+        await self.local.put_reasoning(entries, ttl)
+        seconds = max(1, math.ceil(ttl))
+
+        async def op(r: Redis) -> None:
+            async with r.pipeline(transaction=False) as pipe:
+                for key, value in entries.items():
+                    pipe.set(self._key("reasoning", key), value, ex=seconds)
+                await pipe.execute()
+
+        await self.link.write(op)
+
+    async def get_reasoning(self, keys: Sequence[str]) -> dict[str, str]:
+        async def op(r: Redis) -> dict[str, str]:
+            values = await r.mget([self._key("reasoning", key) for key in keys]) if keys else []
+            return {key: str(value) for key, value in zip(keys, values, strict=True) if value is not None}
+
+        return await self.link.read(op, lambda: self.local.get_reasoning(keys))
 
     # The request log (store/redis_log.py): not kept locally.
 
@@ -230,6 +252,8 @@ class RedisStore:
 
     async def prune_requests(self, older_than: float, max_bytes: int) -> None:
         await self.link.write(lambda r: self._log.prune(r, older_than, max_bytes))
+
+    # Sharing (store/shared.py) and lifecycle.
 
     def watch(self, listener: Listener) -> None:
         self._listeners.append(listener)

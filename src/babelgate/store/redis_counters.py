@@ -2,8 +2,10 @@
 
     {p}:counter:{name}   string  an integer, with the counter's own expiry (PEXPIRE, set when it is created)
 
-An `add` is one Lua script: INCRBY each counter, give a new one its lifetime, and answer the values
-with their remaining lifetimes, so every instance increments the same number atomically.
+`CountersOnRedis` gives the Redis store its `add_counters` and `read_counters`; while Redis is down,
+each instance counts on its own (the store's local copy). An `add` is one Lua script: INCRBY each
+counter, give a new one its lifetime, and answer the values with their remaining lifetimes, so every
+instance increments the same number atomically.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from collections.abc import Callable
 from redis.asyncio import Redis
 
 from babelgate.store.base import Counter, Increment
+from babelgate.store.memory import MemoryStore
+from babelgate.store.redis_link import RedisLink
 
 # KEYS: the counters; ARGV: amount and lifetime (ms) of each, in turn. Answers value and remaining ms of each.
 _ADD = """
@@ -61,3 +65,17 @@ class RedisCounters:
 
     def _key(self, name: str) -> str:
         return f"{self._prefix}:counter:{name}"
+
+
+class CountersOnRedis:
+    """The `Store` counter methods of store/redis.py::RedisStore, which sets these three attributes."""
+
+    link: RedisLink
+    local: MemoryStore
+    _counters: RedisCounters
+
+    async def add_counters(self, increments: list[Increment]) -> list[Counter]:
+        return await self.link.read(lambda r: self._counters.add(r, increments), lambda: self.local.add_counters(increments))
+
+    async def read_counters(self, names: list[str]) -> list[Counter]:
+        return await self.link.read(lambda r: self._counters.read(r, names), lambda: self.local.read_counters(names))

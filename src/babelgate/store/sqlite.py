@@ -7,6 +7,8 @@ and never blocks. WAL lets readers run beside one writer; the busy timeout makes
 another process's write instead of failing with "database is locked".
 
 Default file: `$XDG_STATE_HOME/babelgate/state.db`, i.e. `~/.local/state/babelgate/state.db`.
+The file is created 0600 (SQLite gives its -wal and -shm files the same mode), a directory it
+creates 0700; keys added with `babelgate accounts add` are stored encrypted (store/keys.py).
 """
 
 from __future__ import annotations
@@ -16,14 +18,15 @@ import math
 import os
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
 from babelgate.providers.classify import Reason
-from babelgate.store import request_log
+from babelgate.store import request_log, sqlite_counters
 from babelgate.store.base import Counter, Entry, Increment, LoggedRequest, RequestFilter, Usage
+from babelgate.store.keys import KeyCipher
 
 T = TypeVar("T")
 
@@ -46,6 +49,12 @@ CREATE TABLE IF NOT EXISTS bindings (
     expires     REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS bindings_expires ON bindings (expires);
+CREATE TABLE IF NOT EXISTS reasoning (
+    key     TEXT PRIMARY KEY,
+    value   TEXT NOT NULL,
+    expires REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS reasoning_expires ON reasoning (expires);
 CREATE TABLE IF NOT EXISTS credentials (
     provider TEXT NOT NULL,
     name     TEXT NOT NULL,
@@ -61,21 +70,7 @@ CREATE TABLE IF NOT EXISTS usage (
     output_tokens INTEGER NOT NULL,
     PRIMARY KEY (day, credential, model)
 );
-CREATE TABLE IF NOT EXISTS counters (
-    name    TEXT PRIMARY KEY,
-    value   INTEGER NOT NULL,
-    expires REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS counters_expires ON counters (expires);
 """
-# One increment: a live counter grows and keeps its expiry; a new or expired one starts over. (SET reads the old row.)
-_ADD_COUNTER = """
-INSERT INTO counters VALUES (:name, :amount, :expires) ON CONFLICT (name) DO UPDATE SET
-    value = CASE WHEN counters.expires <= :now THEN excluded.value ELSE counters.value + excluded.value END,
-    expires = CASE WHEN counters.expires <= :now THEN excluded.expires ELSE counters.expires END
-RETURNING value, expires
-"""
-PRUNE_SECONDS = 60.0  # expired counters are deleted this often
 
 
 def default_path() -> Path:
@@ -90,8 +85,10 @@ class SqliteStore:
         *,
         clock: Callable[[], float] = time.time,
         busy_timeout: float = BUSY_TIMEOUT,
+        cipher: KeyCipher | None = None,
     ) -> None:
         self.path = Path(path).expanduser() if path else default_path()
+        self.cipher = cipher or KeyCipher()
         self._clock = clock
         self._conn: sqlite3.Connection | None = None
         self._closed = False
@@ -126,6 +123,21 @@ class SqliteStore:
     async def set_binding(self, session_key: str, credential: str, ttl: float) -> None:
         await self._run(_set_binding, session_key, credential, self._clock(), ttl)
 
+    # Cached reasoning state.
+
+    async def put_reasoning(self, entries: Mapping[str, str], ttl: float) -> None:
+        if entries:
+            await self._run(_put_reasoning, dict(entries), self._clock(), ttl)
+
+    async def get_reasoning(self, keys: Sequence[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for start in range(0, len(keys), 500):  # well under SQLite's limit on bound parameters
+            batch = keys[start : start + 500]
+            sql = f"SELECT key, value FROM reasoning WHERE key IN ({', '.join('?' * len(batch))}) AND expires > ?"
+            rows = await self._run(_query, sql, (*batch, self._clock()))
+            found.update((str(key), str(value)) for key, value in rows)
+        return found
+
     # Usage.
 
     async def add_usage(self, credential: str, model: str, day: str, requests: int, input_tokens: int, output_tokens: int) -> None:
@@ -145,40 +157,28 @@ class SqliteStore:
         )
         return [Usage(*row) for row in rows]
 
-    # Named counters (the client keys' limits): one transaction per call, so other processes see all or none.
+    # Named counters (the client keys' limits; store/sqlite_counters.py).
 
     async def add_counters(self, increments: list[Increment]) -> list[Counter]:
-        return await self._run(self._add_counters, self._clock(), increments)
+        now = self._clock()
+        prune = now - self._pruned > sqlite_counters.PRUNE_SECONDS  # on the event loop: no lock needed
+        self._pruned = now if prune else self._pruned
+        return await self._run(sqlite_counters.add, now, increments, prune)
 
     async def read_counters(self, names: list[str]) -> list[Counter]:
-        return await self._run(_read_counters, self._clock(), names)
-
-    def _add_counters(self, conn: sqlite3.Connection, now: float, increments: list[Increment]) -> list[Counter]:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            if now - self._pruned > PRUNE_SECONDS:  # only the worker thread touches `_pruned`
-                self._pruned = now
-                conn.execute("DELETE FROM counters WHERE expires <= ?", (now,))
-            params = [{"name": name, "amount": amount, "expires": now + ttl, "now": now} for name, amount, ttl in increments]
-            rows = [conn.execute(_ADD_COUNTER, one).fetchone() for one in params]
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
-        return [Counter(int(value), float(expires)) for value, expires in rows]
+        return await self._run(sqlite_counters.read, self._clock(), names)
 
     # Credentials added with `babelgate accounts add`.
 
     async def add_credential(self, provider: str, name: str, key: str) -> None:
-        await self._run(_execute, "INSERT OR REPLACE INTO credentials VALUES (?, ?, ?)", (provider, name, key))
+        await self._run(_add_credential, provider, name, key, self.cipher)
 
     async def remove_credential(self, provider: str, name: str) -> bool:
         rows = await self._run(_query, "DELETE FROM credentials WHERE provider = ? AND name = ? RETURNING name", (provider, name))
         return bool(rows)
 
     async def credentials(self) -> list[tuple[str, str, str]]:
-        rows = await self._run(_query, "SELECT provider, name, key FROM credentials ORDER BY provider, name", ())
-        return [(str(p), str(n), str(k)) for p, n, k in rows]
+        return await self._run(_credentials, self.cipher)
 
     # The request log (store/request_log.py).
 
@@ -214,17 +214,39 @@ class SqliteStore:
         return job(self._conn, *args)
 
     def _open(self, busy_timeout: float) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.path, timeout=busy_timeout, isolation_level=None)  # autocommit
-        _switch_to_wal(conn, busy_timeout)
-        conn.execute("PRAGMA synchronous = NORMAL")
-        conn.executescript(_SCHEMA + request_log.SCHEMA)
+        try:
+            _create_private(self.path)
+            conn = sqlite3.connect(self.path, timeout=busy_timeout, isolation_level=None)  # autocommit
+            _switch_to_wal(conn, busy_timeout)
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.executescript(_SCHEMA + request_log.SCHEMA + sqlite_counters.SCHEMA)
+        except (OSError, sqlite3.Error) as error:
+            reason = getattr(error, "strerror", None) or str(error)
+            raise StoreUnavailable(f"store.path: cannot open the store at {self.path}: {reason}") from None
         self._conn = conn
 
     def _close_connection(self) -> None:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+
+
+class StoreUnavailable(OSError):
+    """The store file cannot be created or opened; the message names `store.path` and why."""
+
+
+def _create_private(path: Path) -> None:
+    """The store's directory (0700 when created here) and file (0600, tightened if it was looser)."""
+    for parent in (path.parent, *path.parent.parents):
+        if parent.exists() and not parent.is_dir():
+            raise NotADirectoryError(20, f"{parent} is a file, not a directory")
+    if not path.parent.is_dir():
+        path.parent.mkdir(mode=0o700, parents=True)
+    if path.is_dir():
+        raise IsADirectoryError(21, "it is a directory; store.path names the database file")
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o600)
 
 
 # Jobs: plain functions of the connection, run on the worker thread.
@@ -257,18 +279,20 @@ def _load_cooldowns(conn: sqlite3.Connection, stale_before: float) -> list[tuple
     return conn.execute("SELECT credential, model, reason, until, strikes, last_status FROM cooldowns").fetchall()
 
 
-def _read_counters(conn: sqlite3.Connection, now: float, names: list[str]) -> list[Counter]:
-    found: dict[str, Counter] = {}
-    for start in range(0, len(names), 500):  # under SQLite's limit of bound parameters
-        part = names[start : start + 500]
-        sql = f"SELECT name, value, expires FROM counters WHERE expires > ? AND name IN ({', '.join('?' * len(part))})"
-        found.update((name, Counter(int(value), float(expires))) for name, value, expires in conn.execute(sql, (now, *part)))
-    return [found.get(name, Counter(0, 0.0)) for name in names]
-
-
 def _set_binding(conn: sqlite3.Connection, session_key: str, credential: str, now: float, ttl: float) -> None:
     conn.execute("DELETE FROM bindings WHERE expires <= ?", (now,))
     conn.execute("INSERT OR REPLACE INTO bindings VALUES (?, ?, ?)", (session_key, credential, now + ttl))
+
+
+def _put_reasoning(conn: sqlite3.Connection, entries: dict[str, str], now: float, ttl: float) -> None:
+    conn.execute("BEGIN IMMEDIATE")  # one transaction: the entries of one answer land together
+    try:
+        conn.execute("DELETE FROM reasoning WHERE expires <= ?", (now,))
+        conn.executemany("INSERT OR REPLACE INTO reasoning VALUES (?, ?, ?)", [(k, v, now + ttl) for k, v in entries.items()])
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
 
 
 def _entry(row: tuple[Any, ...]) -> Entry | None:
@@ -278,3 +302,18 @@ def _entry(row: tuple[Any, ...]) -> Entry | None:
     except ValueError:  # written by a newer version: ignore
         return None
     return Entry(credential, model, known, math.inf if until is None else until, strikes, last_status)
+
+
+def _add_credential(conn: sqlite3.Connection, provider: str, name: str, key: str, cipher: KeyCipher) -> None:
+    conn.execute("INSERT OR REPLACE INTO credentials VALUES (?, ?, ?)", (provider, name, cipher.encrypt(key)))
+
+
+def _credentials(conn: sqlite3.Connection, cipher: KeyCipher) -> list[tuple[str, str, str]]:
+    """The stored keys, decrypted; a plaintext one (an older babelgate wrote it) is encrypted in place."""
+    out = []
+    for provider, name, stored in conn.execute("SELECT provider, name, key FROM credentials ORDER BY provider, name").fetchall():
+        key = cipher.decrypt(str(stored))
+        if key == stored:
+            conn.execute("UPDATE credentials SET key = ? WHERE provider = ? AND name = ?", (cipher.encrypt(key), provider, name))
+        out.append((str(provider), str(name), key))
+    return out
