@@ -27,5 +27,5 @@ class ServerConfig(_Strict):
     allow_public: bool = False  # a non-loopback host without api_keys is refused unless true (or --allow-public)
     client_timeouts: ClientTimeouts = Field(default_factory=ClientTimeouts)
 
-    _entries = field_validator("api_keys", mode="before")(as_entries)
+    _entries = field_validator("api_keys", mode="before", json_schema_input_type=list[str | ClientKey])(as_entries)
     _unique = field_validator("api_keys")(check_unique)

@@ -148,7 +148,9 @@ async def test_capture_errors_keeps_only_failed_bodies_and_off_keeps_none(upstre
 
 async def test_the_config_is_shown_with_every_secret_redacted(upstream: FakeUpstream, gateway_factory: GatewayFactory) -> None:
     data = config(upstream)
-    data["providers"]["up"]["base_url"] = f"http://user:hunter2-password@127.0.0.1:{upstream.port}/v1?key=url-key-secret"
+    data["providers"]["up"]["base_url"] = f"http://127.0.0.1:{upstream.port}/v1?key=url-key-secret"
+    corp = f"http://user:hunter2-password@127.0.0.1:{upstream.port}"
+    data["providers"]["corp"] = {"type": "anthropic", "base_url": corp, "models": ["m"]}
     gw = await gateway_factory(data)
     status, body = await admin_get(f"{gw.url}/admin/api/config")
     assert status == 200

@@ -50,21 +50,26 @@ def check(dialect: str, body: dict[str, Any], request: ir.Request) -> None:
     for i, tool in enumerate(request.tools):
         if not tool.name:
             raise BadRequest(_tool_path(dialect, i), "a tool needs a non-empty name")
-    _pairing(dialect, body, request)
 
 
 def _tool_path(dialect: str, index: int) -> str:
     return "tools" if dialect == "gemini" else f"tools.{index}.name"
 
 
-def _pairing(dialect: str, body: dict[str, Any], request: ir.Request) -> None:
-    """Every tool result answers a tool call made before it (every upstream refuses one that does not)."""
+def pairing(dialect: str, body: dict[str, Any], request: ir.Request) -> None:
+    """Every tool result answers a tool call made before it (every upstream refuses one that does not).
+    Checked after the request addons, which may repair a history (session_recovery). Gemini pairs a
+    functionResponse with its functionCall by name when neither has an id."""
     calls: set[str] = set()
+    names: set[str] = set()
     for message in request.messages:
         for part in message.parts:
             if isinstance(part, ir.ToolCallPart):
                 calls.add(part.id)
+                names.add(part.name)
             elif isinstance(part, ir.ToolResultPart) and part.call_id not in calls:
+                if dialect == "gemini" and part.name in names:
+                    continue
                 path, what = _locate(dialect, body, part)
                 raise BadRequest(path, f"{what} answers no tool call made before it (id {part.call_id!r})")
 

@@ -13,6 +13,7 @@ from aiohttp import web
 from babelgate.addons.base import Addons, Context, load_addons
 from babelgate.call import Call
 from babelgate.config import Config
+from babelgate.dialects import validate
 from babelgate.errors import GatewayError
 from babelgate.observe.observer import Observer
 from babelgate.observe.usage import UsageLedger
@@ -84,6 +85,7 @@ class Gateway:
             response = await self.addons.request(call)
             if response is not None:
                 return canned(response, call.request.stream)
+            validate.pairing(call.inbound.name, call.raw or {}, call.request)
             reply = await self.router.route(call)
         except GatewayError as error:
             raise self.addons.error(call, error) from None
