@@ -80,6 +80,7 @@ class Gateway:
         self.observer.listeners.append(self.sessions.request)
         self.stored: set[tuple[str, str, str]] = set()  # the store's credentials this gateway has adopted
         self._syncer: asyncio.Task[None] | None = None
+        self._stopping = False  # stop() asks the syncer to end after the sync under way
         self._closers: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()  # a change to write or to adopt: sync now rather than at the next tick
         self._reload_at = 0.0  # a shared store: when its cooldowns are next reloaded without being told
@@ -147,8 +148,10 @@ class Gateway:
 
     async def stop(self) -> None:
         await self.reloader.stop()
-        if self._syncer is not None:
-            self._syncer.cancel()
+        if self._syncer is not None:  # stopped between two syncs, never in the middle of one (its writes would be lost)
+            self._stopping = True
+            self._wake.set()
+            await self._syncer
         await self.sync()
         for task in list(self._closers):
             task.cancel()
@@ -223,6 +226,8 @@ class Gateway:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), SYNC_SECONDS)
             self._wake.clear()
+            if self._stopping:
+                return
             try:
                 await self.sync()
             except Exception:
