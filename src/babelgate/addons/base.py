@@ -12,10 +12,13 @@ A hook that raises is logged with its traceback and skipped: an addon never fail
 - `reply(call, reply)` (plain or async): the upstream's `Reply` before the relay writes a byte; returns the
   reply to relay (the same one edited, or one that wraps its stream, which may await between events).
 - `error(call, error)`: an error about to be answered before any output; returns the error to answer.
+- `settle(call)` (async): awaited once the answer is complete, before its last bytes reach the client,
+  for work the client's next request may depend on (a store write another instance will read).
 """
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 from collections.abc import Awaitable, Callable
@@ -35,6 +38,7 @@ if TYPE_CHECKING:
     from babelgate.routing.router import Router
 
 log = logging.getLogger("babelgate.addons")
+SETTLE_SECONDS = 5.0  # the most an addon's settle hook may hold back the end of an answer
 
 
 @dataclass(slots=True)
@@ -73,6 +77,9 @@ class Addon:
     def reply(self, call: Call, reply: Reply) -> Reply | Awaitable[Reply]:
         return reply
 
+    async def settle(self, call: Call) -> None:
+        return None
+
 
 class Addons:
     """The hook chain. It is also the `BodyHook` each upstream attempt calls."""
@@ -85,6 +92,7 @@ class Addons:
         self._response = self._overriding("response")
         self._error = self._overriding("error")
         self._reply = self._overriding("reply")
+        self._settle = self._overriding("settle")
 
     def _overriding(self, hook: str) -> list[tuple[str, Callable[..., Any]]]:
         """The addons that define `hook`, as (name, bound method): the rest cost nothing."""
@@ -121,6 +129,13 @@ class Addons:
             except Exception:
                 _failed(name, "reply")
         return reply
+
+    async def settle(self, call: Call) -> None:
+        for name, hook in self._settle:
+            try:
+                await asyncio.wait_for(hook(call), SETTLE_SECONDS)
+            except Exception:  # a timeout too: the answer goes out without what the hook was doing
+                _failed(name, "settle")
 
     def error(self, call: Call, error: GatewayError) -> GatewayError:
         for name, hook in self._error:

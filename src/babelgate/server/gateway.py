@@ -23,10 +23,11 @@ from babelgate.routing.pool import Pool
 from babelgate.routing.router import Router
 from babelgate.server.relay import canned
 from babelgate.store.base import Store
+from babelgate.store.journal import Journal
 from babelgate.store.shared import Change, SharedStore
 
 log = logging.getLogger("babelgate.gateway")
-SYNC_SECONDS = 2.0
+SYNC_SECONDS = 2.0  # how often other workers' cooldowns are adopted (this process's own changes are written at once)
 RELOAD_SECONDS = 30.0  # a shared store pushes changes; its cooldowns are reloaded this often besides, as a safety net
 
 
@@ -66,13 +67,13 @@ class Gateway:
         self.pool = Pool()
         self.ledger = UsageLedger()
         self.store = store or open_store(config)
-        self.router = Router(config, self.upstreams, self.book, self.pool, self.store)
+        self.journal = Journal(self.store, self.ledger.drain)  # this process's writes, stored before the answers end
+        self.router = Router(config, self.upstreams, self.book, self.pool, self.store, self.journal)
         self.addons: Addons = load_addons(config, Context(config, self.store, self.ledger, router=self.router))
         self.observer = Observer(config, self.book.snapshot, self._secrets())
         self._syncer: asyncio.Task[None] | None = None
-        self._wake = asyncio.Event()  # a change to write or to adopt: sync now rather than at the next tick
+        self._wake = asyncio.Event()  # another instance's change to adopt: sync now rather than at the next tick
         self._reload_at = 0.0  # a shared store: when its cooldowns are next reloaded without being told
-        self.router.changed = self._wake.set
 
     async def answer(self, call: Call) -> Reply:
         """An addon's own answer, else the first upstream reply (through the addons' reply hooks);
@@ -109,26 +110,20 @@ class Gateway:
         await self.store.close()
 
     async def sync(self) -> None:
-        """Write this process's cooldown changes and usage, then adopt the store's cooldowns.
+        """Write what the journal still holds (usage no answer waited for), then adopt the store's cooldowns.
 
         The store is the shared truth: other workers' cooldowns arrive here, and a credential
         cleared by `babelgate accounts verify` comes back into service.
         """
-        router = self.router
-        dirty, router.dirty = router.dirty, {}
-        cleared, router.cleared = router.cleared, set()
-        for credential, model in cleared - dirty.keys():
-            await self.store.delete_cooldowns(credential, model)
-        for entry in dirty.values():
-            await self.store.save_cooldown(entry)
-        for (credential, model, day), tally in self.ledger.drain().items():
-            await self.store.add_usage(credential, model, day, tally.requests, tally.input_tokens, tally.output_tokens)
+        await self.journal.durable()
         await self.observer.flush(self.store)
         if isinstance(self.store, SharedStore) and time.monotonic() < self._reload_at:
             return  # nothing changed elsewhere (it would have been pushed)
         self._reload_at = time.monotonic() + RELOAD_SECONDS
-        self.book.replace(await self.store.load_cooldowns())
-        self.book.restore(router.dirty.values())  # recorded while we were writing
+        stored = await self.store.load_cooldowns()
+        unwritten = self.journal.unwritten()  # recorded while we were reading
+        self.book.replace(e for e in stored if (e.credential, e.model) not in unwritten.cleared)
+        self.book.restore(unwritten.cooldowns.values())
 
     def _changed(self, change: Change) -> None:
         """Another instance changed shared state (pushed by the store)."""

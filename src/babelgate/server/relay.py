@@ -43,16 +43,17 @@ class ClientFraming(Protocol):
 async def relay(http: web.Request, call: Call, reply: Reply, addons: Addons, framing: ClientFraming | None = None) -> web.StreamResponse:
     try:
         if reply.chunks is None:
-            return _whole(call, reply, addons)
+            return await _whole(call, reply, addons)
         return await _stream(http, call, reply.chunks, reply.passthrough, addons, framing)
     finally:
         reply.release()
 
 
-def _whole(call: Call, reply: Reply, addons: Addons) -> web.Response:
+async def _whole(call: Call, reply: Reply, addons: Addons) -> web.Response:
     response = reply.response
     assert response is not None, "a reply is a whole response or a stream"
     addons.response(call, response)
+    await addons.settle(call)
     call.usage = response.usage
     if reply.passthrough:
         return web.Response(body=reply.body, content_type="application/json", headers=call.reply_headers)
@@ -69,11 +70,15 @@ async def _stream(
     out = web.StreamResponse(headers={"Content-Type": content_type, "Cache-Control": "no-cache", **call.reply_headers})
     await out.prepare(http)
     ping = PINGS.get(call.inbound.name, b"")
+    settled = False
     async for chunk, events in chunks:
         for event in events:
             addons.event(call, event)
             if isinstance(event, ir.Finish):
                 call.usage = event.usage
+        if not settled and any(isinstance(e, ir.Finish | ir.StreamError) for e in events):
+            settled = True
+            await addons.settle(call)  # before the client sees the end and sends its next request
         if passthrough and chunk:
             data = chunk
         elif not chunk and not events:
@@ -88,6 +93,8 @@ async def _stream(
             if call.transcript is not None and len(call.transcript) < TRANSCRIPT_LIMIT:
                 call.transcript += data
             await out.write(data)
+    if not settled:
+        await addons.settle(call)
     if framing and (tail := framing.flush()):
         await out.write(tail)
     await out.write_eof()

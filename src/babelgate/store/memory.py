@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from babelgate.store.base import Entry, LoggedRequest, RequestFilter, Usage
+from babelgate.store.base import Changes, Entry, LoggedRequest, RequestFilter, Usage, apply_each
 
 
 class MemoryStore:
@@ -18,6 +18,9 @@ class MemoryStore:
         self._usage: dict[tuple[str, str, str], tuple[int, int, int]] = {}
         self._credentials: dict[tuple[str, str], str] = {}
         self._requests: dict[str, LoggedRequest] = {}  # in insertion order, which is about start order
+
+    async def apply(self, changes: Changes) -> None:
+        await apply_each(self, changes)
 
     async def load_cooldowns(self) -> list[Entry]:
         return list(self._cooldowns.values())

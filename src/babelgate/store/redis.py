@@ -31,7 +31,7 @@ import orjson
 from redis.asyncio import Redis
 
 from babelgate.providers.classify import Reason
-from babelgate.store.base import Entry, LoggedRequest, RequestFilter, Usage
+from babelgate.store.base import Changes, Entry, LoggedRequest, RequestFilter, Usage, apply_each
 from babelgate.store.memory import MemoryStore
 from babelgate.store.redis_link import RedisLink
 from babelgate.store.redis_log import RedisRequestLog
@@ -71,6 +71,11 @@ class RedisStore:
         self._add_usage = self.link.client.register_script(_ADD_USAGE)
         self._delete_credential = self.link.client.register_script(_DELETE_CREDENTIAL)
         self._log = RedisRequestLog(prefix)
+
+    async def apply(self, changes: Changes) -> None:
+        """Each change as its own write: written at once while Redis answers, queued in order while it
+        does not (store/redis_link.py), so a batch is never lost to an outage."""
+        await apply_each(self, changes)
 
     # Cooldowns.
 

@@ -1,5 +1,10 @@
 """The embedded default store: one SQLite file in WAL mode, shared safely by several processes.
 
+The gateway writes its changes with `apply` (store/journal.py gathers them): one transaction per
+batch, committed before the answer that caused them ends. With `synchronous = NORMAL` a commit is in
+the WAL file (the operating system's cache) when it returns, so it survives the process being
+killed (`kill -9`, an OOM kill); a power cut may lose the last commits, never corrupt the file.
+
 All database work runs in one dedicated worker thread that owns the connection (a single-thread
 executor), so the event loop never waits on disk or on another process's lock. The connection is
 opened and the schema created by the first job of that thread, so constructing a store is cheap
@@ -23,7 +28,7 @@ from typing import Any, TypeVar
 
 from babelgate.providers.classify import Reason
 from babelgate.store import request_log
-from babelgate.store.base import Entry, LoggedRequest, RequestFilter, Usage
+from babelgate.store.base import Changes, Entry, LoggedRequest, RequestFilter, Usage
 
 T = TypeVar("T")
 
@@ -64,6 +69,14 @@ CREATE TABLE IF NOT EXISTS usage (
 """
 
 
+_SAVE_COOLDOWN = "INSERT OR REPLACE INTO cooldowns VALUES (?, ?, ?, ?, ?, ?)"
+_ADD_USAGE = (
+    "INSERT INTO usage VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (day, credential, model) DO UPDATE SET "
+    "requests = requests + excluded.requests, input_tokens = input_tokens + excluded.input_tokens, "
+    "output_tokens = output_tokens + excluded.output_tokens"
+)
+
+
 def default_path() -> Path:
     state = os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state")
     return Path(state) / "babelgate" / "state.db"
@@ -84,6 +97,11 @@ class SqliteStore:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="babelgate-sqlite")
         self._opened = self._executor.submit(self._open, busy_timeout)  # the worker's first job
 
+    async def apply(self, changes: Changes) -> None:
+        """Every change in one transaction: all of them reach the file, or none (and the caller
+        may apply them again without counting usage twice)."""
+        await self._run(_apply, changes, self._clock())
+
     # Cooldowns.
 
     async def load_cooldowns(self) -> list[Entry]:
@@ -91,9 +109,7 @@ class SqliteStore:
         return [entry for entry in map(_entry, rows) if entry is not None]
 
     async def save_cooldown(self, entry: Entry) -> None:
-        until = entry.until if math.isfinite(entry.until) else None
-        row = (entry.credential, entry.model, entry.reason.value, until, entry.strikes, entry.last_status)
-        await self._run(_execute, "INSERT OR REPLACE INTO cooldowns VALUES (?, ?, ?, ?, ?, ?)", row)
+        await self._run(_execute, _SAVE_COOLDOWN, _cooldown_row(entry))
 
     async def delete_cooldowns(self, credential: str, model: str | None = None) -> None:
         if model is None:
@@ -114,13 +130,7 @@ class SqliteStore:
     # Usage.
 
     async def add_usage(self, credential: str, model: str, day: str, requests: int, input_tokens: int, output_tokens: int) -> None:
-        await self._run(
-            _execute,
-            "INSERT INTO usage VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (day, credential, model) DO UPDATE SET "
-            "requests = requests + excluded.requests, input_tokens = input_tokens + excluded.input_tokens, "
-            "output_tokens = output_tokens + excluded.output_tokens",
-            (day, credential, model, requests, input_tokens, output_tokens),
-        )
+        await self._run(_execute, _ADD_USAGE, (day, credential, model, requests, input_tokens, output_tokens))
 
     async def usage_for_day(self, day: str) -> list[Usage]:
         rows = await self._run(
@@ -218,6 +228,29 @@ def _query(conn: sqlite3.Connection, sql: str, params: tuple[object, ...]) -> li
 def _load_cooldowns(conn: sqlite3.Connection, stale_before: float) -> list[tuple[Any, ...]]:
     conn.execute("DELETE FROM cooldowns WHERE until < ?", (stale_before,))
     return conn.execute("SELECT credential, model, reason, until, strikes, last_status FROM cooldowns").fetchall()
+
+
+def _apply(conn: sqlite3.Connection, changes: Changes, now: float) -> None:
+    conn.execute("BEGIN IMMEDIATE")  # take the write lock now (waiting up to the busy timeout), not midway
+    try:
+        conn.executemany("DELETE FROM cooldowns WHERE credential = ? AND model = ?", changes.cleared)
+        conn.executemany(_SAVE_COOLDOWN, map(_cooldown_row, changes.cooldowns.values()))
+        if changes.bindings:
+            conn.execute("DELETE FROM bindings WHERE expires <= ?", (now,))
+            rows = ((session, credential, now + ttl) for session, (credential, ttl) in changes.bindings.items())
+            conn.executemany("INSERT OR REPLACE INTO bindings VALUES (?, ?, ?)", rows)
+        usage = ((day, credential, model, *counts) for (credential, model, day), counts in changes.usage.items())
+        conn.executemany(_ADD_USAGE, usage)
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
+def _cooldown_row(entry: Entry) -> tuple[object, ...]:
+    until = entry.until if math.isfinite(entry.until) else None
+    return (entry.credential, entry.model, entry.reason.value, until, entry.strikes, entry.last_status)
 
 
 def _set_binding(conn: sqlite3.Connection, session_key: str, credential: str, now: float, ttl: float) -> None:
