@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import multiprocessing
 import os
-import signal
 import tempfile
 from pathlib import Path
 
@@ -108,25 +106,20 @@ def serve(
 
 
 def _supervise(cfg: Config, workers: int, log_level: str, log_format: str, drain_seconds: float) -> None:
-    """Start the workers (they share the port with SO_REUSEPORT) and stop them all together."""
-    context = multiprocessing.get_context("spawn")
+    """Keep the workers serving (they share the port with SO_REUSEPORT): a dead one is replaced, and
+    they all stop with the supervisor, however it stops (cli/supervise.py)."""
+    from babelgate.cli.supervise import Supervisor
+    from babelgate.observe import logfmt
+
+    logfmt.configure(log_level, log_format)
     metrics_dir = tempfile.TemporaryDirectory(prefix="babelgate-metrics-")
     os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", metrics_dir.name)  # every worker's counts, read by /metrics on any
-    options = (log_level, log_format, drain_seconds)
-    processes = [context.Process(target=_run_worker, args=(cfg, True, *options), daemon=True) for _ in range(workers)]
-    for process in processes:
-        process.start()
-
-    def stop(signum: int, frame: object) -> None:
-        for process in processes:
-            if process.is_alive():
-                process.terminate()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    for process in processes:
-        process.join()
-    metrics_dir.cleanup()
+    try:
+        code = Supervisor(_run_worker, (cfg, True, log_level, log_format, drain_seconds), workers, drain_seconds).run()
+    finally:
+        metrics_dir.cleanup()
+    if code:
+        raise typer.Exit(code)
 
 
 @app.command()
