@@ -20,6 +20,7 @@ from pydantic import Field, PrivateAttr, ValidationError, field_validator, model
 from babelgate.config_base import Strict as _Strict
 from babelgate.config_observe import ObserveConfig
 from babelgate.config_routing import RoutingConfig, Strategy
+from babelgate.config_store import StoreConfig
 from babelgate.config_upstream import DEFAULT_UPSTREAM, Limits, TimeoutOverrides, UpstreamConfig, migrate_legacy, resolve
 from babelgate.provider_presets import PRESETS
 from babelgate.registry import BUILTIN_ADDONS, UPSTREAM_TYPES
@@ -66,6 +67,7 @@ class ProviderConfig(_Strict):
     rename_fields: dict[str, str] = Field(default_factory=dict)  # openai: request fields the upstream spells otherwise
     tool_call_ids: Literal["any", "alnum9"] = "any"  # openai: alnum9 rewrites tool-call ids to 9 letters and digits
     reasoning_field: Literal["reasoning_effort", "reasoning"] = "reasoning_effort"  # openai: how requested reasoning is sent
+    defer_tools: bool | None = None  # anthropic: the upstream takes defer_loading / tool_reference; None: only api.anthropic.com
     auto_stream: bool = False  # ask for a stream even when the client did not, and answer it whole (providers/http.py)
 
     _limits: Limits | None = PrivateAttr(default=None)  # set by `Config` from its `upstream:` section
@@ -188,27 +190,6 @@ class ServerConfig(_Strict):
     admin_key: str | None = None
     metrics_token: str | None = None  # opens /metrics alone (for a Prometheus scraper), beside the admin key
     max_body_mb: float = Field(default=64.0, gt=0)
-
-
-REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
-
-
-class StoreConfig(_Strict):
-    type: Literal["sqlite", "memory", "redis"] = "sqlite"
-    path: str | None = None  # sqlite
-    url: str = "redis://127.0.0.1:6379/0"  # redis (or Valkey)
-    prefix: str = Field(default="babelgate", pattern=r"^[A-Za-z0-9_.:-]+$")  # redis: key and channel prefix
-    timeout: float = Field(default=1.0, gt=0, le=60)  # redis: seconds one command may take before Redis counts as down
-
-    @model_validator(mode="after")
-    def _redis_usable(self) -> StoreConfig:
-        if self.type != "redis":
-            return self
-        if not self.url.startswith(REDIS_SCHEMES):
-            raise ValueError(f"url: expected a redis://, rediss:// or unix:// URL, got {self.url.split('@')[-1]!r}")
-        if importlib.util.find_spec("redis") is None:
-            raise ValueError("type: redis needs the redis package: pip install 'babelgate[redis]'")
-        return self
 
 
 class ModelSpec(_Strict):

@@ -18,6 +18,7 @@ from babelgate import ir
 from babelgate.dialects import anthropic as dialect
 from babelgate.dialects.base import EncodeOptions
 from babelgate.errors import BadRequest, GatewayError, Kind
+from babelgate.reasoning import Sealed, seal, unseal
 from tests.dialects.helpers import (
     CAPTURE_NAMES,
     assert_well_formed,
@@ -143,8 +144,13 @@ def test_claude_code_requests_survive_a_round_trip(name: str) -> None:
     assert "defer_loading" not in wire and "DeferredToolPlaceholder" not in wire
     again = dialect.parse_request(orjson.loads(wire))
     # Adaptive thinking at an effort becomes that effort's token budget; everything else comes back as it was.
-    assert encoded["thinking"] == {"type": "enabled", "budget_tokens": dialect.thinking_budget("medium")}
-    assert again == dataclasses.replace(first, reasoning=ir.Reasoning(budget=dialect.thinking_budget("medium")))
+    # A tool loop whose turn has no thinking block (another model wrote it) goes without thinking: Anthropic
+    # refuses enabled thinking there ("Expected `thinking` or `redacted_thinking`...").
+    continues_unthought_turn = name.endswith("tool-loop.2.json")
+    budget = dialect.thinking_budget("medium")
+    assert encoded.get("thinking") == (None if continues_unthought_turn else {"type": "enabled", "budget_tokens": budget})
+    expected = None if continues_unthought_turn else ir.Reasoning(budget=budget)
+    assert again == dataclasses.replace(first, reasoning=expected)
 
 
 @pytest.mark.parametrize("name", CLAUDE_CODE)
@@ -584,9 +590,12 @@ def test_render_response_golden_and_sdk_valid() -> None:
         "model": "gpt-x",
         "content": [
             {"type": "thinking", "thinking": "Mine.", "signature": SIG},
-            {"type": "thinking", "thinking": "Reasoned elsewhere.", "signature": ""},
+            {"type": "thinking", "thinking": "Reasoned elsewhere.", "signature": seal(Sealed("openai-responses", "gpt-x", "ENC"))},
+            {"type": "redacted_thinking", "data": seal(Sealed("gemini", "gpt-x", "gemini-sig"))},
             {"type": "redacted_thinking", "data": "RED"},
+            {"type": "redacted_thinking", "data": seal(Sealed("gemini", "gpt-x", "other-red", redacted=True))},
             {"type": "text", "text": "Hello"},
+            {"type": "redacted_thinking", "data": seal(Sealed("gemini", "gpt-x", "gemini-call-sig", call_id="toolu_9"))},
             {"type": "tool_use", "id": "toolu_9", "name": "lookup", "input": {"q": ["x", 1]}},
         ],
         "stop_reason": "tool_use",
@@ -594,7 +603,17 @@ def test_render_response_golden_and_sdk_valid() -> None:
         "usage": {"input_tokens": 10, "output_tokens": 20, "cache_read_input_tokens": 5, "cache_creation_input_tokens": 1},
     }
     message = SDKMessage.model_validate(body)
-    assert [b.type for b in message.content] == ["thinking", "thinking", "redacted_thinking", "text", "tool_use"]
+    assert [b.type for b in message.content] == [
+        "thinking",
+        "thinking",
+        *["redacted_thinking"] * 3,
+        "text",
+        "redacted_thinking",
+        "tool_use",
+    ]
+    # Sent back as history, every family's state is whole again.
+    history = dialect.parse_request({"model": "m", "max_tokens": 5, "messages": [{"role": "assistant", "content": body["content"]}]})
+    assert history.messages[0].parts == response.parts
     stopped = dialect.render_response(
         dataclasses.replace(response, parts=[ir.TextPart("x")], stop_reason="stop_sequence", stop_sequence="END")
     )
@@ -650,24 +669,31 @@ def test_renderer_frames_golden() -> None:
     def delta(index: int, body: dict[str, Any]) -> dict[str, Any]:
         return {"type": "content_block_delta", "index": index, "delta": body}
 
+    def sealed(index: int, state: Sealed) -> list[dict[str, Any]]:
+        block = {"type": "redacted_thinking", "data": seal(state)}
+        return [{"type": "content_block_start", "index": index, "content_block": block}, {"type": "content_block_stop", "index": index}]
+
     assert frames == [
         {"type": "message_start", "message": message},
-        {"type": "content_block_start", "index": 0, "content_block": {"type": "thinking", "thinking": "", "signature": ""}},
-        delta(0, {"type": "thinking_delta", "thinking": "Let me "}),
-        delta(0, {"type": "thinking_delta", "thinking": "think."}),
-        delta(0, {"type": "signature_delta", "signature": SIG}),
-        {"type": "content_block_stop", "index": 0},
-        {"type": "content_block_start", "index": 1, "content_block": {"type": "text", "text": ""}},
-        delta(1, {"type": "text_delta", "text": "Hé"}),
-        delta(1, {"type": "text_delta", "text": "llo 👋"}),
+        *sealed(0, Sealed("gemini", "upstream-model", "gemini-only")),
+        {"type": "content_block_start", "index": 1, "content_block": {"type": "thinking", "thinking": "", "signature": ""}},
+        delta(1, {"type": "thinking_delta", "thinking": "Let me "}),
+        delta(1, {"type": "thinking_delta", "thinking": "think."}),
+        delta(1, {"type": "signature_delta", "signature": SIG}),
         {"type": "content_block_stop", "index": 1},
-        {"type": "content_block_start", "index": 2, "content_block": {"type": "thinking", "thinking": "", "signature": ""}},
-        delta(2, {"type": "thinking_delta", "thinking": "Foreign but readable"}),
+        {"type": "content_block_start", "index": 2, "content_block": {"type": "text", "text": ""}},
+        delta(2, {"type": "text_delta", "text": "Hé"}),
+        delta(2, {"type": "text_delta", "text": "llo 👋"}),
         {"type": "content_block_stop", "index": 2},
-        {"type": "content_block_start", "index": 3, "content_block": {"type": "tool_use", "id": "toolu_a", "name": "lookup", "input": {}}},
-        delta(3, {"type": "input_json_delta", "partial_json": '{"q": '}),
-        delta(3, {"type": "input_json_delta", "partial_json": '"x"}'}),
+        {"type": "content_block_start", "index": 3, "content_block": {"type": "thinking", "thinking": "", "signature": ""}},
+        delta(3, {"type": "thinking_delta", "thinking": "Foreign but readable"}),
+        delta(3, {"type": "signature_delta", "signature": seal(Sealed("openai", "upstream-model", "openai-sig"))}),
         {"type": "content_block_stop", "index": 3},
+        *sealed(4, Sealed("gemini", "upstream-model", "gemini-call-sig", call_id="toolu_a")),
+        {"type": "content_block_start", "index": 5, "content_block": {"type": "tool_use", "id": "toolu_a", "name": "lookup", "input": {}}},
+        delta(5, {"type": "input_json_delta", "partial_json": '{"q": '}),
+        delta(5, {"type": "input_json_delta", "partial_json": '"x"}'}),
+        {"type": "content_block_stop", "index": 5},
         {
             "type": "message_delta",
             "delta": {"stop_reason": "tool_use", "stop_sequence": None},
@@ -680,11 +706,12 @@ def test_renderer_frames_golden() -> None:
 def test_sdk_stream_helper_accepts_the_renderer_output() -> None:
     types, final = _sdk_final(_render(_EVENTS))
     assert types[0] == "message_start" and types[-1] == "message_stop"
-    assert [b.type for b in final.content] == ["thinking", "text", "thinking", "tool_use"]
-    first, text, foreign, call = final.content
+    assert [b.type for b in final.content] == ["redacted_thinking", "thinking", "text", "thinking", "redacted_thinking", "tool_use"]
+    _, first, text, foreign, _, call = final.content
     assert first.type == "thinking" and (first.thinking, first.signature) == ("Let me think.", SIG)
     assert text.type == "text" and text.text == "Héllo 👋"
-    assert foreign.type == "thinking" and (foreign.thinking, foreign.signature) == ("Foreign but readable", "")
+    assert foreign.type == "thinking" and foreign.thinking == "Foreign but readable"
+    assert unseal(foreign.signature) == Sealed("openai", "upstream-model", "openai-sig")  # another family's state, sealed
     assert call.type == "tool_use" and (call.id, call.name, call.input) == ("toolu_a", "lookup", {"q": "x"})
     assert (final.id, final.model, final.stop_reason) == ("msg_up", "client-model", "tool_use")
     assert (final.usage.input_tokens, final.usage.output_tokens) == (12, 40)
@@ -714,11 +741,12 @@ def test_renderer_renumbers_around_hidden_blocks() -> None:
     ]
     raw = _render(events)
     starts = [(f["index"], f["content_block"]["type"]) for f in named_frames(raw) if f["type"] == "content_block_start"]
-    assert starts == [(0, "text"), (1, "tool_use"), (2, "thinking")]
-    assert b"g1" not in raw and b"g2" not in raw
+    assert starts == [(0, "redacted_thinking"), (1, "text"), (2, "redacted_thinking"), (3, "tool_use"), (4, "thinking")]
     _, final = _sdk_final(raw)
-    assert [b.type for b in final.content] == ["text", "tool_use", "thinking"]
-    assert final.content[2].type == "thinking" and final.content[2].signature == SIG
+    assert [b.type for b in final.content] == ["redacted_thinking", "text", "redacted_thinking", "tool_use", "thinking"]
+    sealed = [unseal(b.data) for b in final.content if b.type == "redacted_thinking"]
+    assert sealed == [Sealed("gemini", "up", "g1"), Sealed("gemini", "up", "g2")]  # bare foreign signatures travel sealed
+    assert final.content[4].type == "thinking" and final.content[4].signature == SIG
 
 
 def test_renderer_error_event_reaches_the_sdk() -> None:
@@ -1383,20 +1411,30 @@ def _stream_parts(draw: st.DrawFn) -> list[ir.Part]:
         elif kind == "bare":
             parts.append(ir.ThinkingPart("", draw(_sig), draw(st.sampled_from(["gemini", "openai-responses"]))))
         else:
-            parts.append(ir.ToolCallPart(f"toolu_{n}", draw(idents), draw(tool_args)))
+            parts.append(ir.ToolCallPart(f"toolu_{n}", draw(idents), draw(tool_args), draw(st.none() | _sig)))
     return parts
 
 
-def _as_claude_sees_it(parts: list[ir.Part]) -> list[ir.Part]:
-    """Another family's thinking shows as unsigned Anthropic thinking; its bare signatures vanish."""
+def _as_claude_sees_it(parts: list[ir.Part], model: str = "upstream") -> list[ir.Part]:
+    """Another family's state is sealed into the block's signature (a redacted_thinking block when it
+    has no text; one just before a Gemini tool call for its signature); a block with nothing goes."""
     out: list[ir.Part] = []
     for part in parts:
         if isinstance(part, ir.ThinkingPart) and part.family != FAMILY:
-            if part.text:
-                out.append(ir.ThinkingPart(part.text, None, FAMILY))
+            if part.text or part.signature:
+                envelope = seal(Sealed(str(part.family), model, part.signature))
+                out.append(ir.ThinkingPart(part.text, envelope, FAMILY, redacted=not part.text))
+        elif isinstance(part, ir.ToolCallPart) and part.signature:
+            out.append(ir.ThinkingPart("", seal(Sealed("gemini", model, part.signature, call_id=part.id)), FAMILY, redacted=True))
+            out.append(dataclasses.replace(part, signature=None))
         else:
             out.append(part)
     return out
+
+
+def _as_sent_back(parts: list[ir.Part]) -> list[ir.Part]:
+    """What a client's history gives back once its envelopes are opened: every family's own state."""
+    return [p for p in parts if not (isinstance(p, ir.ThinkingPart) and not p.text and not p.signature)]
 
 
 @st.composite
@@ -1421,7 +1459,7 @@ def test_stream_round_trip_through_renderer_and_parser(response: ir.Response) ->
     assert_well_formed(parsed)
     expected = _as_claude_sees_it(response.parts)
     assert [e.index for e in parsed if isinstance(e, ir.BlockStart)] == list(range(len(expected)))  # no gaps
-    assert parsed[0] == ir.Start(response.id, "client-model", ir.Usage())
+    assert parsed[0] == ir.Start(response.id, "client-model", ir.Usage(input_tokens=1))  # an empty prompt's estimate
     assert collect(parsed) == ir.Snapshot(dataclasses.replace(response, model="client-model", parts=expected))
 
 
@@ -1434,6 +1472,8 @@ def test_sdk_accumulates_any_rendered_stream(response: ir.Response) -> None:
     for block, part in zip(final.content, expected, strict=True):
         if isinstance(part, ir.TextPart):
             assert block.type == "text" and block.text == part.text
+        elif isinstance(part, ir.ThinkingPart) and part.redacted:
+            assert block.type == "redacted_thinking" and block.data == part.signature
         elif isinstance(part, ir.ThinkingPart):
             assert block.type == "thinking" and (block.thinking, block.signature) == (part.text, part.signature or "")
         else:
@@ -1441,3 +1481,7 @@ def test_sdk_accumulates_any_rendered_stream(response: ir.Response) -> None:
             assert block.type == "tool_use" and (block.id, block.name, block.input) == (part.id, part.name, part.arguments)
     assert (final.stop_reason, final.stop_sequence) == (response.stop_reason, response.stop_sequence)
     assert final.usage.output_tokens == response.usage.output_tokens
+    content = [b.model_dump(exclude_none=True) for b in final.content]
+    if content:  # sent back as history, the envelopes give every family its own state back
+        history = dialect.parse_request({"model": "m", "max_tokens": 9, "messages": [{"role": "assistant", "content": content}]})
+        assert history.messages[0].parts == _as_sent_back(response.parts)

@@ -18,6 +18,7 @@ from babelgate import ir
 from babelgate.dialects import gemini as dialect
 from babelgate.dialects.base import EncodeOptions
 from babelgate.errors import BadRequest, GatewayError, Kind
+from babelgate.reasoning import Sealed, seal
 from tests.dialects.helpers import (
     assert_well_formed,
     capture,
@@ -322,6 +323,11 @@ def test_render_response_golden_and_sdk_valid() -> None:
                     "role": "model",
                     "parts": [
                         {"text": "Hmm", "thought": True, "thoughtSignature": SIG},
+                        {
+                            "text": "Foreign",
+                            "thought": True,
+                            "thoughtSignature": seal(Sealed("anthropic", "claude-x", "anthropic-sig", "Foreign")),
+                        },
                         {"text": "Hi", "thoughtSignature": SIG2},
                         {"functionCall": {"id": "toolu_1", "name": "f", "args": {"a": [1]}}, "thoughtSignature": SIG},
                     ],
@@ -341,6 +347,10 @@ def test_render_response_golden_and_sdk_valid() -> None:
     }
     parsed = types.GenerateContentResponse.model_validate(body)
     assert parsed.function_calls is not None and parsed.function_calls[0].args == {"a": [1]}
+    # Sent back by the SDK (which re-encodes signatures as bytes), every family's state is whole again.
+    sent = parsed.candidates[0].content.model_dump(mode="json", exclude_none=True, by_alias=True)  # type: ignore[index, union-attr]
+    history = dialect.parse_request({"contents": [{"role": "user", "parts": [{"text": "q"}]}, sent]}, "gemini-3-pro")
+    assert history.messages[1].parts == response.parts
     stopped = dialect.render_response(dataclasses.replace(response, stop_reason="max_tokens"))
     assert stopped["candidates"][0]["finishReason"] == "MAX_TOKENS"
 
@@ -681,7 +691,7 @@ def test_parser_golden() -> None:
     first_id = next(e.id for e in events if isinstance(e, ir.BlockStart) and e.name == "f")
     assert first_id.startswith("call_")
     assert events == [
-        ir.Start("rid-7", "gemini-3-pro"),
+        ir.Start("rid-7", "gemini-3-pro", ir.Usage(input_tokens=10)),  # the prompt count of the first chunk
         ir.BlockStart(0, "thinking"),
         ir.ThinkingDelta(0, "**Plan** go", family="gemini"),
         ir.ThinkingDelta(0, " on", signature=SIG, family="gemini"),

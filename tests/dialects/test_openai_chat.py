@@ -586,7 +586,7 @@ def test_encode_request_golden() -> None:
                     {"id": "c1", "type": "function", "function": {"name": "f", "arguments": '{"a":1}'}},
                     {"id": "c2", "type": "function", "function": {"name": "f", "arguments": "{}"}},
                 ],
-                "reasoning_content": "Plan. More.",
+                "reasoning_content": "More.",  # only this family's reasoning: another model's is not this one's to continue
             },
             # Tool results first, straight after the calls; the rest of the user turn (and result images) after them.
             {"role": "tool", "tool_call_id": "c1", "content": "[tool error] boom"},
@@ -698,7 +698,8 @@ def test_passthrough_edits_only_what_routing_changed() -> None:
     legacy = {"model": "m", "messages": [], "max_tokens": 9000}
     assert dialect.passthrough(legacy, dataclasses.replace(dialect.parse_request(legacy), max_tokens=10), "x")["max_tokens"] == 10
     unset = {"model": "m", "messages": []}
-    assert dialect.passthrough(unset, dataclasses.replace(dialect.parse_request(unset), max_tokens=10), "x") == {**unset, "model": "x"}
+    filled = dialect.passthrough(unset, dataclasses.replace(dialect.parse_request(unset), max_tokens=10), "x")
+    assert filled == {**unset, "model": "x", "max_tokens": 10}  # the provider's max_tokens fills in what the client left out
 
 
 @pytest.mark.parametrize("client_effort", [None, "xhigh"])

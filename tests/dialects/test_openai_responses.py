@@ -17,6 +17,7 @@ from babelgate import ir
 from babelgate.dialects import openai_responses as dialect
 from babelgate.dialects.base import EncodeOptions
 from babelgate.errors import BadRequest, GatewayError, Kind
+from babelgate.reasoning import Sealed, unseal
 from tests.dialects.helpers import (
     assert_well_formed,
     collect,
@@ -246,7 +247,10 @@ def test_render_response_golden_and_sdk_valid() -> None:
     assert body["id"] == "resp_msg_01" and body["object"] == "response" and body["status"] == "completed"
     assert [i["type"] for i in items] == ["reasoning", "reasoning", "message", "function_call"]
     assert items[0]["summary"] == [{"type": "summary_text", "text": "Hmm."}] and items[0]["encrypted_content"] == "ENC"
-    assert "encrypted_content" not in items[1]
+    assert unseal(items[1]["encrypted_content"]) == Sealed("anthropic", "claude-x", "sig", "Other family")  # sealed, with its text
+    # Sent back as input items, every family's state is whole again (item ids are not kept: nothing is stored).
+    history = dialect.parse_request({"model": "m", "input": [{k: v for k, v in i.items() if k != "id"} for i in items]})
+    assert history.messages[0].parts == [*_response().parts[:2], ir.TextPart("Hello there."), _response().parts[-1]]
     assert items[2]["content"] == [{"type": "output_text", "text": "Hello there.", "annotations": [], "logprobs": []}]
     assert {k: items[3][k] for k in ("call_id", "name", "arguments")} == {"call_id": "call_9", "name": "lookup", "arguments": '{"q":"x"}'}
     assert body["usage"] == {
@@ -368,7 +372,7 @@ def test_sdk_sees_failed_and_incomplete_streams() -> None:
     assert last.response.incomplete_details is not None and last.response.incomplete_details.reason == "max_output_tokens"
 
 
-def test_renderer_ignores_foreign_signatures_and_late_events() -> None:
+def test_renderer_seals_foreign_signatures_and_ignores_late_events() -> None:
     events: list[ir.Event] = [
         ir.Start("x", "m"),
         ir.BlockStart(0, "thinking"),
@@ -379,7 +383,8 @@ def test_renderer_ignores_foreign_signatures_and_late_events() -> None:
         ir.TextDelta(0, "late"),
     ]
     frames = named_frames(_render(events))
-    assert "encrypted_content" not in frames[-1]["response"]["output"][0]
+    sealed = unseal(frames[-1]["response"]["output"][0]["encrypted_content"])
+    assert sealed == Sealed("anthropic", "m", "anthropic-sig", "t")  # another family's state travels sealed
     assert frames[-1]["type"] == "response.completed"
 
 

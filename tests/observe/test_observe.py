@@ -57,7 +57,7 @@ async def test_every_response_says_its_route_and_request_id(
         )
         assert mine.headers["x-request-id"] == "trace-42"  # the client's own id is kept
         assert mine.headers["x-babelgate-route"] == "target=up/gpt-5; credential=up#1; attempts=1"  # the first key is cooling now
-        with pytest.raises(anthropic.NotFoundError) as caught:
+        with pytest.raises(anthropic.BadRequestError) as caught:  # as the gateway contract says: 400, with the models it has
             await sdk.messages.create(model="nobody/serves-this", max_tokens=10, messages=[{"role": "user", "content": "hi"}])
     error_body = caught.value.response.json()
     assert error_body["request_id"] == caught.value.response.headers["x-request-id"]

@@ -16,6 +16,8 @@ import orjson
 import pytest
 from botocore.eventstream import EventStreamBuffer
 
+from babelgate import tokens
+from babelgate.dialects import anthropic as anthropic_dialect
 from tests.conftest import GatewayFactory, openai_config
 from tests.fakes import openai_wire as wire
 from tests.fakes.tool_turns import ASK, BASH_TOOL, anthropic_config, anthropic_turn, openai_turn
@@ -168,7 +170,8 @@ async def test_count_tokens_and_inference_profiles(upstream: FakeUpstream, gatew
     invoke_body = {"anthropic_version": "bedrock-2023-05-31", "max_tokens": 1, "messages": [{"role": "user", "content": "x" * 400}]}
     counted = {"input": {"invokeModel": {"body": base64.b64encode(orjson.dumps(invoke_body)).decode()}}}
     status, _, raw = await raw_post(f"{gw.url}/model/anthropic.claude-opus-5-5/count-tokens", counted)
-    assert status == 200 and 100 <= json.loads(raw)["inputTokens"] <= 120
+    ask = anthropic_dialect.parse_request({"model": "m", "messages": invoke_body["messages"]})
+    assert status == 200 and json.loads(raw)["inputTokens"] == tokens.offline_count(ask, "openai")  # a Chat upstream: counted offline
     async with aiohttp.ClientSession() as session:
         async with session.get(f"{gw.url}/inference-profiles?type=SYSTEM_DEFINED") as response:
             assert response.status == 200 and await response.json() == {"inferenceProfileSummaries": []}

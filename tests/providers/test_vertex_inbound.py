@@ -14,6 +14,8 @@ import anthropic
 import orjson
 import pytest
 
+from babelgate import tokens
+from babelgate.dialects import anthropic as anthropic_dialect
 from tests.conftest import GatewayFactory, openai_config
 from tests.fakes.tool_turns import ASK, BASH_TOOL, anthropic_config, anthropic_turn, openai_turn
 from tests.fakes.upstream import FakeUpstream
@@ -71,7 +73,8 @@ async def test_provider_model_names_route_too(upstream: FakeUpstream, gateway_fa
 async def test_count_tokens(upstream: FakeUpstream, gateway_factory: GatewayFactory) -> None:
     gw = await gateway_factory(openai_config(upstream))
     counted = await vertex(gw.url).messages.count_tokens(model=MODEL, messages=[{"role": "user", "content": "x" * 400}])
-    assert 100 <= counted.input_tokens <= 120
+    ask = anthropic_dialect.parse_request({"model": MODEL, "messages": [{"role": "user", "content": "x" * 400}]})
+    assert counted.input_tokens == tokens.offline_count(ask, "openai")  # a Chat upstream: counted offline
     assert not upstream.received
 
 

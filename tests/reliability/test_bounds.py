@@ -38,7 +38,7 @@ async def test_a_64_mb_error_body_is_not_read_whole(
         assert await ask(gw.url, client, False) == GOOD_TEXT
         await faulty.wait_finished(1)
     assert faulty.connections[0].sent < 32 * MB  # the gateway hung up long before the end
-    assert "returned HTTP 500" in last_error(gw) and len(last_error(gw)) <= ERROR_TEXT_LIMIT
+    assert "the server had an error" in last_error(gw) and len(last_error(gw)) <= ERROR_TEXT_LIMIT
 
 
 async def test_an_error_body_alone_is_a_short_502(faulty: FaultyUpstream, gateway_factory: GatewayFactory) -> None:
@@ -77,7 +77,7 @@ async def test_a_gzip_bomb_is_cut_while_inflating(
     async with asyncio.timeout(BOUND):
         assert await ask(gw.url, "anthropic", False) == GOOD_TEXT
     message = last_error(gw)
-    assert ("max_response_mb" in message) if status == 200 else ("returned HTTP 500" in message and len(message) <= ERROR_TEXT_LIMIT)
+    assert ("max_response_mb" in message) if status == 200 else (len(message) <= ERROR_TEXT_LIMIT)  # the bomb's zeros, cut
 
 
 async def test_an_endless_sse_line_before_the_first_event_fails_over(

@@ -22,7 +22,7 @@ import pytest
 from tests.conftest import GatewayFactory, openai_config
 from tests.fakes import openai_wire as wire
 from tests.fakes.upstream import FakeUpstream, Received, Reply
-from tests.support.serve_process import serve, until
+from tests.support.serve_process import Served, serve, until
 
 KEYS = [f"sk-durable-key-{i:02d}-abcdef" for i in range(34)]  # the last two never go bad
 ROUNDS = 10
@@ -104,21 +104,26 @@ async def test_kill_9_in_a_burst_loses_no_cooldown_and_no_usage(upstream: FakeUp
             await served.stop()
             break
         state.bad |= set(KEYS[BAD_PER_ROUND * round_ : BAD_PER_ROUND * (round_ + 1)])
-        before, state.held, state.failed_before = answered[0], 0, set(state.failed)
-        async with aiohttp.ClientSession() as session:
-            tasks = [asyncio.create_task(client(session, served.url, n, answered)) for n in range(CLIENTS)]
-            stop_after = rng.randint(3, 40)
-            await until(lambda: answered[0] - before >= stop_after or any(t.done() for t in tasks), 20, "answers")
-            state.gate.clear()  # from now on the upstream holds what it gets
-            await until(lambda: state.held == CLIENTS or any(t.done() for t in tasks), 20, "every client's request held upstream")
-            for task in tasks:
-                if task.done():
-                    task.result()  # a client that stopped early says why
-            served.kill()
-            await served.process.wait()
-            await asyncio.gather(*tasks)
+        await burst_then_kill(served, state, answered, rng.randint(3, 40))
         assert state.tried_again == [], f"round {round_}: keys that had failed before a restart were tried again"
     assert len(state.failed) >= BAD_PER_ROUND * ROUNDS - 2  # the bursts did find the bad keys
+
+
+async def burst_then_kill(served: Served, state: Upstream, answered: list[int], stop_after: int) -> None:
+    """CLIENTS clients ask in a loop; after `stop_after` answers the upstream holds every request, and once
+    each client has one held there (none is between the upstream and its client), `kill -9`."""
+    before, state.held, state.failed_before = answered[0], 0, set(state.failed)
+    async with aiohttp.ClientSession() as session:
+        tasks = [asyncio.create_task(client(session, served.url, n, answered)) for n in range(CLIENTS)]
+        await until(lambda: answered[0] - before >= stop_after or any(t.done() for t in tasks), 20, "answers")
+        state.gate.clear()  # from now on the upstream holds what it gets
+        await until(lambda: state.held == CLIENTS or any(t.done() for t in tasks), 20, "every client's request held upstream")
+        for task in tasks:
+            if task.done():
+                task.result()  # a client that stopped early says why
+        served.kill()
+        await served.process.wait()
+        await asyncio.gather(*tasks)
 
 
 def stored_usage(path: Path) -> int:

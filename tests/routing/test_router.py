@@ -56,12 +56,18 @@ class MemoryUpstream:
     async def verify(self, credential: Credential) -> tuple[int, str]:
         return 200, "ok"
 
+    async def count_tokens(self, attempt: Attempt) -> int | None:
+        return None
+
     def add_credential(self, name: str, key: str) -> None:
         self.credentials.append(Credential(f"{self.name}#{name}", self.name, key))
 
     def max_tokens_cap(self, model: str) -> int | None:
         cap = self.config.max_tokens
         return cap if isinstance(cap, int) else None
+
+    def max_tokens_floor(self, model: str) -> int:
+        return 1
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name}

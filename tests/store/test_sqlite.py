@@ -104,6 +104,17 @@ async def test_usage_adds_up_per_day(store: Store) -> None:
 # SQLite only.
 
 
+async def test_the_reasoning_cache_keeps_values_until_their_ttl(store: Store, clock: Clock) -> None:
+    await store.put_reasoning({"call_1": "sig-a", "text:abc": "sig-b"}, ttl=60)
+    assert await store.get_reasoning(["call_1", "text:abc", "unknown"]) == {"call_1": "sig-a", "text:abc": "sig-b"}
+    await store.put_reasoning({"call_1": "sig-c"}, ttl=600)  # a newer value replaces the old
+    assert await store.get_reasoning(["call_1"]) == {"call_1": "sig-c"}
+    assert await store.get_reasoning([]) == {}
+    if not isinstance(store, RedisStore):  # Redis expires by its own clock, not the test's
+        clock.now += 120
+        assert await store.get_reasoning(["call_1", "text:abc"]) == {"call_1": "sig-c"}
+
+
 def _logged(request_id: str, started: float, status: int = 200, target: str = "up/gpt-5", body: bytes | None = None) -> LoggedRequest:
     summary = {
         "id": request_id,

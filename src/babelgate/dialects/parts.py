@@ -38,6 +38,7 @@ def openai_usage(usage: dict[str, Any] | None, prompt: str = "prompt", completio
     usage = usage or {}
     details = usage.get(f"{prompt}_tokens_details") or {}
     cached, written = int(details.get("cached_tokens") or 0), int(details.get("cache_write_tokens") or 0)
+    cached = cached or int(usage.get("prompt_cache_hit_tokens") or 0)  # DeepSeek's spelling
     reasoning = int((usage.get(f"{completion}_tokens_details") or {}).get("reasoning_tokens") or 0)
     total = int(usage.get(f"{prompt}_tokens") or 0)
     return ir.Usage(max(total - cached - written, 0), int(usage.get(f"{completion}_tokens") or 0), cached, written, reasoning)

@@ -9,12 +9,21 @@ without keys such a provider signs in with Microsoft Entra ID for `https://ai.az
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import cached_property
+from typing import Any
+from urllib.parse import urlsplit
 
 from babelgate.dialects import anthropic
+from babelgate.dialects.anthropic.deferred import undefer
+from babelgate.providers.base import Attempt
+from babelgate.providers.counting import CountRequest
 from babelgate.providers.entra import FOUNDRY_SCOPE, is_foundry
 from babelgate.providers.http import HttpUpstream
 
 ANTHROPIC_VERSION = "2023-06-01"
+ANTHROPIC_HOST = "api.anthropic.com"
+# What /v1/messages/count_tokens takes; anything else is "<field>: Extra inputs are not permitted".
+COUNT_FIELDS = ("model", "messages", "system", "tools", "tool_choice", "thinking", "mcp_servers", "context_management", "output_config")
 
 
 class AnthropicUpstream(HttpUpstream):
@@ -25,6 +34,21 @@ class AnthropicUpstream(HttpUpstream):
 
     def url(self, model: str, stream: bool) -> str:
         return f"{self.api_root}/messages"
+
+    @cached_property
+    def defers_tools(self) -> bool:
+        """Whether the upstream takes deferred tools (`defer_tools`; unset: only Anthropic's own API)."""
+        if self.config.defer_tools is not None:
+            return self.config.defer_tools
+        return urlsplit(self.config.base_url).hostname == ANTHROPIC_HOST
+
+    def encode(self, attempt: Attempt) -> dict[str, Any]:
+        body = super().encode(attempt)
+        return body if self.defers_tools or attempt.raw is None else undefer(body)  # the translated path loads only loaded tools
+
+    def count_request(self, attempt: Attempt) -> CountRequest:
+        body = {key: value for key, value in self.encode(attempt).items() if key in COUNT_FIELDS}
+        return CountRequest(f"{self.api_root}/messages/count_tokens", body, "input_tokens")
 
     def entra_scope(self) -> str | None:
         return self.config.entra_scope or (FOUNDRY_SCOPE if is_foundry(self.config.base_url) else None)

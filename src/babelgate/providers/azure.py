@@ -70,3 +70,6 @@ class AzureOpenAIUpstream(AzureResource, OpenAIChatUpstream):
 class AzureOpenAIResponsesUpstream(AzureResource, OpenAIResponsesUpstream):
     def url(self, model: str, stream: bool) -> str:
         return self._api_url("responses")
+
+    def count_url(self) -> str:
+        return self._api_url("responses/input_tokens")

@@ -58,6 +58,16 @@ class NoOutcome:
 
 
 @dataclass(slots=True)
+class Outgoing:
+    """One request about to go upstream; `authenticate` may add headers or sign it."""
+
+    method: str
+    url: str
+    headers: dict[str, str]
+    body: bytes = b""
+
+
+@dataclass(slots=True)
 class Attempt:
     """One try of a request at one upstream model with one credential."""
 
@@ -115,6 +125,11 @@ class Upstream(Protocol):
 
     async def send(self, attempt: Attempt) -> Reply: ...
 
+    async def count_tokens(self, attempt: Attempt) -> int | None:
+        """The upstream's own count of the attempt's input tokens (None: it has no counting endpoint);
+        raises UpstreamError when it fails. `attempt.raw` is the client's counting body in the upstream's dialect."""
+        ...
+
     async def verify(self, credential: Credential) -> tuple[int, str]:
         """A cheap real call that tells whether the upstream accepts the key: (HTTP status, detail); 0 = unreachable."""
         ...
@@ -122,6 +137,10 @@ class Upstream(Protocol):
     def add_credential(self, name: str, key: str) -> None: ...
 
     def max_tokens_cap(self, model: str) -> int | None: ...
+
+    def max_tokens_floor(self, model: str) -> int:
+        """The smallest max_tokens the upstream accepts for `model` (a smaller one is raised to it)."""
+        ...
 
     def describe(self) -> dict[str, Any]: ...
 

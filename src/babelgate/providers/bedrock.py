@@ -23,7 +23,9 @@ accepted but may not list models: that counts as valid, and the detail says so.
 
 from __future__ import annotations
 
+import base64
 import os
+import re
 from collections.abc import Mapping
 from functools import cached_property
 from typing import Any
@@ -38,15 +40,17 @@ from babelgate.dialects.base import Dialect
 from babelgate.errors import UpstreamError
 from babelgate.providers import bedrock_errors
 from babelgate.providers.aws import AwsCredentials, CredentialsUnavailable, sign
-from babelgate.providers.base import Attempt, Credential
+from babelgate.providers.base import Attempt, Credential, Outgoing
 from babelgate.providers.bedrock_invoke import AnthropicSSE, invoke_body, is_anthropic
 from babelgate.providers.classify import Reason
+from babelgate.providers.counting import CountRequest
 from babelgate.providers.eventstream import EventStreamFraming
 from babelgate.providers.framing import SSEFraming
-from babelgate.providers.http import ERROR_TEXT_LIMIT, VERIFY_TIMEOUT, HttpUpstream, Outgoing
+from babelgate.providers.http import ERROR_TEXT_LIMIT, VERIFY_TIMEOUT, HttpUpstream
 from babelgate.providers.stream import READ_ERRORS, StreamReader, reason
 
 DEFAULT_REGION = "us-east-1"
+_PROFILE_PREFIX = re.compile(r"^(?:us|eu|apac|jp|au|ca|us-gov|global)\.(?=[a-z]+\.)")  # a cross-region inference profile's
 
 
 class BedrockUpstream(HttpUpstream):
@@ -77,6 +81,17 @@ class BedrockUpstream(HttpUpstream):
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "base_url": self.api_root, "region": self.region}
+
+    def count_request(self, attempt: Attempt) -> CountRequest:
+        """CountTokens for the InvokeModel body (Anthropic models) or the Converse request (the others). It
+        takes foundation-model ids only, so a cross-region profile's `us.` (`eu.`, `global.` ...) is dropped."""
+        model = _PROFILE_PREFIX.sub("", attempt.model, count=1)
+        url = f"{self.api_root}/model/{quote(model, safe=':')}/count-tokens"
+        body = self.encode(attempt)
+        if is_anthropic(attempt.model):
+            return CountRequest(url, {"input": {"invokeModel": {"body": base64.b64encode(orjson.dumps(body)).decode()}}}, "inputTokens")
+        converse = {key: body[key] for key in ("messages", "system", "toolConfig", "additionalModelRequestFields") if key in body}
+        return CountRequest(url, {"input": {"converse": converse}}, "inputTokens")
 
     def encode(self, attempt: Attempt) -> dict[str, Any]:
         body = super().encode(attempt)

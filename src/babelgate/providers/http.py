@@ -16,7 +16,6 @@ import asyncio
 import fnmatch
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, ClassVar
 
@@ -29,8 +28,9 @@ from babelgate.dialects.base import Dialect, EncodeOptions
 from babelgate.errors import Kind, UpstreamError
 from babelgate.providers import transport
 from babelgate.providers.auto_stream import collected, streamed
-from babelgate.providers.base import Attempt, Credential, Reply
+from babelgate.providers.base import Attempt, Credential, Outgoing, Reply
 from babelgate.providers.classify import classify
+from babelgate.providers.counting import CountRequest, ask_count
 from babelgate.providers.deadline import Clock, LimitReached, read_body, too_large
 from babelgate.providers.entra import EntraTokens, EntraUnavailable, identity_installed
 from babelgate.providers.framing import Framing, SSEFraming
@@ -43,21 +43,12 @@ ERROR_TEXT_LIMIT = 2000  # characters of an upstream's error text kept in a mess
 log = logging.getLogger("babelgate.upstream")
 
 
-@dataclass(slots=True)
-class Outgoing:
-    """One request about to go upstream; `authenticate` may add headers or sign it."""
-
-    method: str
-    url: str
-    headers: dict[str, str]
-    body: bytes = b""
-
-
 class HttpUpstream:
     dialect: Dialect
     version: ClassVar[str] = ""  # the API version segment added to a `base_url` written without one
     key_header: ClassVar[str] = "Authorization"
     key_format: ClassVar[str] = "Bearer {}"
+    min_output_tokens: ClassVar[int] = 1  # the API's minimum max_tokens
 
     def __init__(self, name: str, config: ProviderConfig) -> None:
         self.name = name
@@ -138,6 +129,9 @@ class HttpUpstream:
         if cap is None or isinstance(cap, int):
             return cap
         return next((value for pattern, value in cap.items() if fnmatch.fnmatchcase(model, pattern)), None)
+
+    def max_tokens_floor(self, model: str) -> int:
+        return self.min_output_tokens
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "type": self.config.type, "base_url": self.config.base_url, "credentials": len(self.credentials)}
@@ -270,6 +264,16 @@ class HttpUpstream:
         reader.clock = clock
         reader.ended = lambda broke: attempt.outcome.stream_ended(attempt, broke)
         return Reply(attempt.passthrough, chunks=reader.chunks(head), release=response.close)
+
+    def count_request(self, attempt: Attempt) -> CountRequest | None:
+        """The family's token-counting call for `attempt` (None: it has no counting endpoint)."""
+        return None
+
+    async def count_tokens(self, attempt: Attempt) -> int | None:
+        """The upstream's own count of the request's input tokens, within COUNT_TIMEOUT; None when the family
+        cannot count. A refusal or a failure raises a classified UpstreamError."""
+        counting = self.count_request(attempt)
+        return None if counting is None else await ask_count(self, counting, attempt)
 
     def models_url(self) -> str:
         """Where the model list lives, which `verify` asks for."""

@@ -9,12 +9,18 @@ every body on its way out by `providers/quirks.py`.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from babelgate.config import ProviderConfig
-from babelgate.dialects import openai_chat
+from babelgate.dialects import openai_chat, openai_responses
+from babelgate.dialects.base import EncodeOptions
 from babelgate.providers.base import Attempt
+from babelgate.providers.counting import CountRequest
 from babelgate.providers.http import HttpUpstream
 from babelgate.providers.quirks import Quirks
+from babelgate.providers.responses import input_tokens_body
+
+OPENAI_HOST = "api.openai.com"  # the one Chat Completions server whose models the Responses API also counts
 
 
 class OpenAIChatUpstream(HttpUpstream):
@@ -27,7 +33,16 @@ class OpenAIChatUpstream(HttpUpstream):
     def url(self, model: str, stream: bool) -> str:
         return f"{self.api_root}/chat/completions"
 
+    def count_request(self, attempt: Attempt) -> CountRequest | None:
+        """OpenAI's own models count with `/responses/input_tokens`; a compatible server has no counting endpoint."""
+        if urlsplit(self.config.base_url).hostname != OPENAI_HOST:
+            return None
+        body = openai_responses.encode_request(attempt.request, attempt.model, EncodeOptions())
+        return CountRequest(f"{self.api_root}/responses/input_tokens", input_tokens_body(body), "input_tokens")
+
     def encode(self, attempt: Attempt) -> dict[str, Any]:
         body = super().encode(attempt)
+        if self.options.max_tokens_field == "max_completion_tokens" and "max_tokens" in body:  # the client's own body too
+            body["max_completion_tokens"] = body.pop("max_tokens")
         self.quirks.apply(body, attempt.request)
         return body

@@ -29,9 +29,9 @@ from babelgate.config import ProviderConfig
 from babelgate.dialects import anthropic, gemini
 from babelgate.dialects.base import Dialect
 from babelgate.errors import UpstreamError
-from babelgate.providers.base import Attempt, Credential, Reply
+from babelgate.providers.base import Attempt, Credential, Outgoing, Reply
 from babelgate.providers.gcp_tokens import GoogleTokens, TokenError
-from babelgate.providers.http import VERIFY_TIMEOUT, HttpUpstream, Outgoing
+from babelgate.providers.http import VERIFY_TIMEOUT, HttpUpstream
 from babelgate.providers.stream import READ_ERRORS, reason
 
 log = logging.getLogger("babelgate.upstream")

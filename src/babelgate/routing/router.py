@@ -129,15 +129,23 @@ class Router:
         return Attempt(request, target.model, credential, call.headers, raw, call.hooks, self)
 
     def _capped(self, request: ir.Request, target: Target, upstream: Upstream) -> ir.Request:
-        """The request with max_tokens within the provider's `max_tokens` (which also fills it in when the
-        client sent none), else within what the capability table knows of the model (which only clamps)."""
+        """The request with max_tokens within what the target takes: at most the provider's `max_tokens` (which
+        also fills it in when the client sent none), else what the capability table knows of the model (which
+        only clamps); at least the upstream's own minimum (OpenAI Responses refuses a `max_output_tokens` under
+        16, and Claude Code probes a `/model` switch with `max_tokens: 1`). Every path gets this value, the
+        same-dialect pass-through too."""
+        wanted = request.max_tokens
         cap = upstream.max_tokens_cap(target.model)
-        if cap is None and request.max_tokens is not None:
+        if cap is None and wanted is not None:
             limit = self.catalog.lookup(target.provider, target.model).output_limit(request)
-            cap = limit if limit is not None and request.max_tokens > limit else None
-        if cap is not None and (request.max_tokens is None or request.max_tokens > cap):
-            return dataclasses.replace(request, max_tokens=cap)
-        return request
+            cap = limit if limit is not None and wanted > limit else None
+        if cap is not None and (wanted is None or wanted > cap):
+            wanted = cap
+        floor = upstream.max_tokens_floor(target.model)
+        if wanted is not None and wanted < floor:
+            log.debug("max_tokens %d raised to %s's minimum %d", wanted, target.provider, floor)
+            wanted = floor
+        return request if wanted == request.max_tokens else dataclasses.replace(request, max_tokens=wanted)
 
     def _failed(self, call: Call, attempt: Attempt, error: UpstreamError) -> None:
         """Record a failure; raise it when no other credential can do better."""

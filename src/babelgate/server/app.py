@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from babelgate import __version__, tokens
+from babelgate import __version__
 from babelgate.call import Call
 from babelgate.config import Config
 from babelgate.dialects import anthropic, openai_chat
@@ -22,7 +22,7 @@ from babelgate.server import azure_inbound, bedrock_inbound, models, observe_rou
 from babelgate.server.admin import account_limits_handler, store_health
 from babelgate.server.errors import as_messages_api, error_response, internal_error
 from babelgate.server.gateway import GATEWAY, Gateway
-from babelgate.server.serve import CALL, RAW_BODY, json_body, serve
+from babelgate.server.serve import CALL, RAW_BODY, count_call, json_body, serve
 
 log = logging.getLogger("babelgate.server")
 ADMIN_PATHS = ("/account-limits", "/admin/", "/metrics")
@@ -169,9 +169,10 @@ async def messages(request: web.Request) -> web.StreamResponse:
 
 
 async def count_tokens(request: web.Request) -> web.StreamResponse:
-    parsed = anthropic.parse_request(await json_body(request))
-    request.app[GATEWAY].router.resolver.resolve(parsed.model)
-    return web.json_response({"input_tokens": tokens.estimate(parsed)}, dumps=_dumps)
+    """Anthropic's count_tokens, routed like a request: the upstream's own count, else an offline one (routing/counting.py)."""
+    body = await json_body(request)
+    counted = await count_call(request, Call(anthropic, anthropic.parse_request(body), request.headers, raw=body))
+    return web.json_response({"input_tokens": counted.tokens}, dumps=_dumps)
 
 
 async def chat_completions(request: web.Request) -> web.StreamResponse:
@@ -188,8 +189,10 @@ async def gemini_action(request: web.Request) -> web.StreamResponse:
     if action == "countTokens":
         body = await json_body(request)
         inner = body.get("generateContentRequest")  # countTokens may wrap a whole request
-        parsed = _gemini().parse_request(inner if isinstance(inner, dict) else body, model, False)
-        return web.json_response({"totalTokens": tokens.estimate(parsed)}, dumps=_dumps)
+        counted_body = inner if isinstance(inner, dict) else body
+        call = Call(_gemini(), _gemini().parse_request(counted_body, model, False), request.headers, raw=counted_body)
+        counted = await count_call(request, call)
+        return web.json_response({"totalTokens": counted.tokens}, dumps=_dumps)
     if action not in ("generateContent", "streamGenerateContent"):
         raise GatewayError(
             404, Kind.NOT_FOUND, f"unknown method {action!r}; expected generateContent, streamGenerateContent or countTokens"

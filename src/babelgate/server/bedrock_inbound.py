@@ -23,13 +23,12 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from babelgate import tokens
+from babelgate.call import Call
 from babelgate.dialects import anthropic
 from babelgate.errors import BadRequest, GatewayError, Kind
 from babelgate.server import cloud_inbound
 from babelgate.server.eventstream import BedrockFraming
-from babelgate.server.gateway import GATEWAY
-from babelgate.server.serve import json_body, serve
+from babelgate.server.serve import count_call, json_body, serve
 
 PREFIXES = ("/model/", "/inference-profiles")
 # Each error kind as the Bedrock exception with its HTTP status (botocore's bedrock-runtime model).
@@ -95,10 +94,9 @@ def _counted_body(body: dict[str, Any]) -> dict[str, Any]:
 
 async def count_tokens(request: web.Request) -> web.StreamResponse:
     model = cloud_inbound.routed_model(request, _model_id(request))
-    counted = _counted_body(await json_body(request))
-    parsed = anthropic.parse_request(counted, model, False)
-    request.app[GATEWAY].router.resolver.resolve(model)  # an unknown model is a 404, as for invoke
-    return web.json_response({"inputTokens": tokens.estimate(parsed)})
+    counted, headers = cloud_inbound.anthropic_body(request, _counted_body(await json_body(request)), False)
+    call = Call(anthropic, anthropic.parse_request(counted, model, False), headers, raw=counted)
+    return web.json_response({"inputTokens": (await count_call(request, call)).tokens})  # an unknown model: the router's 404
 
 
 async def list_profiles(request: web.Request) -> web.StreamResponse:

@@ -53,8 +53,8 @@ async def _whole(call: Call, reply: Reply, addons: Addons) -> web.Response:
     response = reply.response
     assert response is not None, "a reply is a whole response or a stream"
     addons.response(call, response)
-    await addons.settle(call)
     call.usage = response.usage
+    await addons.settle(call)
     if reply.passthrough:
         return web.Response(body=reply.body, content_type="application/json", headers=call.reply_headers)
     response.model = call.request.model
@@ -76,7 +76,7 @@ async def _stream(
             addons.event(call, event)
             if isinstance(event, ir.Finish):
                 call.usage = event.usage
-        if not settled and any(isinstance(e, ir.Finish | ir.StreamError) for e in events):
+        if not settled and any(isinstance(e, (ir.Finish, ir.StreamError)) for e in events):
             settled = True
             await addons.settle(call)  # before the client sees the end and sends its next request
         if passthrough and chunk:

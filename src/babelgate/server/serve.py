@@ -15,6 +15,7 @@ from aiohttp import web
 from babelgate.call import Call
 from babelgate.dialects.base import Dialect
 from babelgate.errors import BadRequest
+from babelgate.routing.counting import Count, count_input_tokens
 from babelgate.server.gateway import GATEWAY
 from babelgate.server.relay import ClientFraming, relay
 
@@ -60,3 +61,9 @@ async def serve(
         return await relay(request, call, reply, gateway.addons, framing)
     finally:
         gateway.observer.end()
+
+
+async def count_call(request: web.Request, call: Call) -> Count:
+    """A counting request (count_tokens, countTokens, CountTokens): routed like `call` would be, and counted."""
+    request[CALL] = call
+    return await count_input_tokens(request.app[GATEWAY].router, call)

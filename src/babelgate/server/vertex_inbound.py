@@ -14,12 +14,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from babelgate import tokens
+from babelgate.call import Call
 from babelgate.dialects import anthropic
 from babelgate.errors import GatewayError, Kind
 from babelgate.server import cloud_inbound
-from babelgate.server.gateway import GATEWAY
-from babelgate.server.serve import json_body, serve
+from babelgate.server.serve import count_call, json_body, serve
 
 MODELS = "/projects/{project}/locations/{location}/publishers/{publisher}/models/{target:.+}"  # a model name may hold a slash
 ACTIONS = ("rawPredict", "streamRawPredict")
@@ -41,11 +40,11 @@ async def predict(request: web.Request) -> web.StreamResponse:
 
 
 async def count_tokens(request: web.Request) -> web.StreamResponse:
-    body, _ = cloud_inbound.anthropic_body(request, await json_body(request), False)
+    body, headers = cloud_inbound.anthropic_body(request, await json_body(request), False)
     parsed = anthropic.parse_request(body)
     model = cloud_inbound.routed_model(request, parsed.model)
-    request.app[GATEWAY].router.resolver.resolve(model)  # an unknown model is a 404, as for rawPredict
-    return web.json_response({"input_tokens": tokens.estimate(parsed)})
+    call = Call(anthropic, anthropic.parse_request(body, model, False), headers, raw=body)
+    return web.json_response({"input_tokens": (await count_call(request, call)).tokens})  # an unknown model: the router's 404
 
 
 def add_routes(router: web.UrlDispatcher) -> None:

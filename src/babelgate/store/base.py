@@ -1,12 +1,14 @@
 """What the gateway keeps across restarts, and the one interface every store implements.
 
-Three kinds of state: cooldown entries (so a restart does not hammer an exhausted key), session
-bindings (a conversation stays on one credential to keep prompt caches warm) and usage counters
-per credential, model and UTC day. Days are "YYYY-MM-DD" strings; times are epoch seconds.
+Four kinds of state: cooldown entries (so a restart does not hammer an exhausted key), session
+bindings (a conversation stays on one credential to keep prompt caches warm), usage counters
+per credential, model and UTC day, and cached reasoning state (opaque text by key, with a TTL) for
+clients that cannot carry it themselves (addons/signatures.py). Days are "YYYY-MM-DD" strings; times are epoch seconds.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -152,6 +154,14 @@ class Store(Protocol):
 
     async def set_binding(self, session_key: str, credential: str, ttl: float) -> None:
         """Bind a session to a credential for `ttl` seconds from now."""
+        ...
+
+    async def put_reasoning(self, entries: Mapping[str, str], ttl: float) -> None:
+        """Keep each key's value for `ttl` seconds from now (replacing an older one)."""
+        ...
+
+    async def get_reasoning(self, keys: Sequence[str]) -> dict[str, str]:
+        """The values kept under those of `keys` that are known and not expired."""
         ...
 
     async def add_usage(self, credential: str, model: str, day: str, requests: int, input_tokens: int, output_tokens: int) -> None:

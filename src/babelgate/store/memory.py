@@ -4,10 +4,13 @@ or is shared between workers."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from babelgate.store.base import Changes, Entry, LoggedRequest, RequestFilter, Usage, apply_each
+
+REASONING_CAPACITY = 50_000  # cached reasoning entries kept at most; the oldest go first
 
 
 class MemoryStore:
@@ -18,6 +21,7 @@ class MemoryStore:
         self._usage: dict[tuple[str, str, str], tuple[int, int, int]] = {}
         self._credentials: dict[tuple[str, str], str] = {}
         self._requests: dict[str, LoggedRequest] = {}  # in insertion order, which is about start order
+        self._reasoning: OrderedDict[str, tuple[str, float]] = OrderedDict()
 
     async def apply(self, changes: Changes) -> None:
         await apply_each(self, changes)
@@ -43,6 +47,19 @@ class MemoryStore:
 
     async def set_binding(self, session_key: str, credential: str, ttl: float) -> None:
         self._bindings[session_key] = (credential, self._clock() + ttl)
+
+    async def put_reasoning(self, entries: Mapping[str, str], ttl: float) -> None:
+        expires = self._clock() + ttl
+        for key, value in entries.items():
+            self._reasoning[key] = (value, expires)
+            self._reasoning.move_to_end(key)
+        while len(self._reasoning) > REASONING_CAPACITY:
+            self._reasoning.popitem(last=False)
+
+    async def get_reasoning(self, keys: Sequence[str]) -> dict[str, str]:
+        now = self._clock()
+        found = {key: self._reasoning.get(key) for key in keys}
+        return {key: kept[0] for key, kept in found.items() if kept is not None and kept[1] > now}
 
     async def add_usage(self, credential: str, model: str, day: str, requests: int, input_tokens: int, output_tokens: int) -> None:
         key = (credential, model, day)

@@ -8,6 +8,7 @@ Keys, all under `store.prefix` (default `babelgate`), each bounded:
     {p}:usage:{day}        hash  "credential␟model␟r|i|o" → count, expiring USAGE_DAYS after the last write
     {p}:once:{id}          a replay guard of one usage write, expiring after ONCE_SECONDS
     {p}:credentials        hash  "provider␟name" → key (added with `babelgate accounts add`)
+    {p}:reasoning:{key}    string, the signatures addon's cached reasoning state, with its own TTL
     {p}:changes            the pub/sub channel: every cooldown and binding change is published there
 
 A change is written and published in one MULTI, so another instance hears of it as soon as it is
@@ -24,7 +25,7 @@ from __future__ import annotations
 import math
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -210,6 +211,27 @@ class RedisStore:
         return await self.link.read(op, self.local.credentials)
 
     # Sharing (store/shared.py) and lifecycle.
+
+    # The reasoning cache (addons/signatures.py): one string key per entry, with its own TTL.
+
+    async def put_reasoning(self, entries: Mapping[str, str], ttl: float) -> None:
+        await self.local.put_reasoning(entries, ttl)
+        seconds = max(1, math.ceil(ttl))
+
+        async def op(r: Redis) -> None:
+            async with r.pipeline(transaction=False) as pipe:
+                for key, value in entries.items():
+                    pipe.set(self._key("reasoning", key), value, ex=seconds)
+                await pipe.execute()
+
+        await self.link.write(op)
+
+    async def get_reasoning(self, keys: Sequence[str]) -> dict[str, str]:
+        async def op(r: Redis) -> dict[str, str]:
+            values = await r.mget([self._key("reasoning", key) for key in keys]) if keys else []
+            return {key: str(value) for key, value in zip(keys, values, strict=True) if value is not None}
+
+        return await self.link.read(op, lambda: self.local.get_reasoning(keys))
 
     # The request log (store/redis_log.py): not kept locally.
 

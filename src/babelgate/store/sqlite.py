@@ -21,7 +21,7 @@ import math
 import os
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -51,6 +51,12 @@ CREATE TABLE IF NOT EXISTS bindings (
     expires     REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS bindings_expires ON bindings (expires);
+CREATE TABLE IF NOT EXISTS reasoning (
+    key     TEXT PRIMARY KEY,
+    value   TEXT NOT NULL,
+    expires REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS reasoning_expires ON reasoning (expires);
 CREATE TABLE IF NOT EXISTS credentials (
     provider TEXT NOT NULL,
     name     TEXT NOT NULL,
@@ -126,6 +132,21 @@ class SqliteStore:
 
     async def set_binding(self, session_key: str, credential: str, ttl: float) -> None:
         await self._run(_set_binding, session_key, credential, self._clock(), ttl)
+
+    # Cached reasoning state.
+
+    async def put_reasoning(self, entries: Mapping[str, str], ttl: float) -> None:
+        if entries:
+            await self._run(_put_reasoning, dict(entries), self._clock(), ttl)
+
+    async def get_reasoning(self, keys: Sequence[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for start in range(0, len(keys), 500):  # well under SQLite's limit on bound parameters
+            batch = keys[start : start + 500]
+            sql = f"SELECT key, value FROM reasoning WHERE key IN ({', '.join('?' * len(batch))}) AND expires > ?"
+            rows = await self._run(_query, sql, (*batch, self._clock()))
+            found.update((str(key), str(value)) for key, value in rows)
+        return found
 
     # Usage.
 
@@ -256,6 +277,17 @@ def _cooldown_row(entry: Entry) -> tuple[object, ...]:
 def _set_binding(conn: sqlite3.Connection, session_key: str, credential: str, now: float, ttl: float) -> None:
     conn.execute("DELETE FROM bindings WHERE expires <= ?", (now,))
     conn.execute("INSERT OR REPLACE INTO bindings VALUES (?, ?, ?)", (session_key, credential, now + ttl))
+
+
+def _put_reasoning(conn: sqlite3.Connection, entries: dict[str, str], now: float, ttl: float) -> None:
+    conn.execute("BEGIN IMMEDIATE")  # one transaction: the entries of one answer land together
+    try:
+        conn.execute("DELETE FROM reasoning WHERE expires <= ?", (now,))
+        conn.executemany("INSERT OR REPLACE INTO reasoning VALUES (?, ?, ?)", [(k, v, now + ttl) for k, v in entries.items()])
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
 
 
 def _entry(row: tuple[Any, ...]) -> Entry | None:

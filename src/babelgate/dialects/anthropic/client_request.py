@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from babelgate import ir
+from babelgate import ir, reasoning
 from babelgate.dialects._check import field, items, need, one_of
 from babelgate.dialects.anthropic._wire import _block, _reasoning
 from babelgate.errors import BadRequest
@@ -114,6 +114,7 @@ def parse_request(body: dict[str, Any], model: str | None = None, stream: bool |
         if role == "system" and not parts:
             continue
         messages.append(ir.Message(role, parts))  # type: ignore[arg-type]
+    reasoning.open_messages(messages)  # another family's state, sealed in signatures we gave out
     tool_choice, parallel = _tool_choice(body)
     metadata = field(body, "metadata", dict, "") or {}
     return ir.Request(

@@ -8,7 +8,9 @@ from typing import Any
 
 from babelgate import ir
 from babelgate.dialects.anthropic._wire import _reasoning, _render_part
+from babelgate.dialects.anthropic.history import sanitize
 from babelgate.dialects.base import EncodeOptions
+from babelgate.reasoning import signed_by
 
 MIN_BUDGET = 1024  # Anthropic's smallest thinking budget
 BUDGETS = {"minimal": 1024, "low": 2048, "medium": 8192, "high": 16384, "xhigh": 24576, "max": 32768}
@@ -20,7 +22,7 @@ def thinking_budget(effort: str) -> int:
 
 def _signed_here(part: ir.Part) -> bool:
     """Anthropic rejects thinking it did not sign: other models' reasoning stays behind."""
-    return not isinstance(part, ir.ThinkingPart) or (part.family == "anthropic" and bool(part.signature))
+    return not isinstance(part, ir.ThinkingPart) or signed_by(part, "anthropic")
 
 
 def _encode_message(message: ir.Message) -> dict[str, Any]:
@@ -66,7 +68,7 @@ def encode_request(request: ir.Request, model: str, options: EncodeOptions) -> d
         body["metadata"] = {"user_id": request.user}
     if request.stream:
         body["stream"] = True
-    return body
+    return sanitize(body, model)
 
 
 def passthrough(raw: dict[str, Any], request: ir.Request, model: str) -> dict[str, Any]:
@@ -88,4 +90,4 @@ def passthrough(raw: dict[str, Any], request: ir.Request, model: str) -> dict[st
             body.pop("thinking")
         else:
             body["thinking"] = {**thinking, "budget_tokens": budget}
-    return body
+    return sanitize(body, model)

@@ -119,9 +119,16 @@ class Parser(FrameParser):
         if btype in ("text", "thinking"):
             out.append(ir.BlockStart(index, btype))
             if block.get(btype):
-                out.append(ir.TextDelta(index, block["text"]) if btype == "text" else ir.ThinkingDelta(index, block["thinking"]))
+                out.append(
+                    ir.TextDelta(index, block["text"])
+                    if btype == "text"
+                    else ir.ThinkingDelta(index, block["thinking"], family="anthropic")
+                )
         elif btype == "tool_use":
             out.append(ir.BlockStart(index, "tool_call", id=block["id"], name=block["name"]))
+        elif btype == "redacted_thinking" and isinstance(block.get("data"), str):
+            out.append(ir.BlockStart(index, "thinking"))
+            out.append(ir.ThinkingDelta(index, signature=block["data"], family="anthropic", redacted=True))
         else:
             self._skipped.add(index)
 

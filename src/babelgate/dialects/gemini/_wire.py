@@ -14,6 +14,7 @@ import orjson
 from babelgate import ir
 from babelgate.dialects._check import field, items, need, one_of
 from babelgate.errors import BadRequest, Kind
+from babelgate.reasoning import is_envelope, seal_part, signed_by
 
 FAMILY = "gemini"
 SKIP_SIGNATURE = "skip_thought_signature_validator"
@@ -138,14 +139,18 @@ def _media(part: ir.MediaPart) -> dict[str, Any]:
     return {"inlineData": {"mimeType": part.media_type, "data": part.data or ""}}
 
 
-def _model_parts(parts: list[ir.Part], upstream: bool = False, placeholder: bool = False) -> list[dict[str, Any]]:
-    """Assistant parts as Gemini parts. Going `upstream`, unsigned thoughts stay home (Gemini does
-    not read them back) and `placeholder` signs an unsigned first functionCall."""
+def _model_parts(parts: list[ir.Part], upstream: bool = False, placeholder: bool = False, model: str = "") -> list[dict[str, Any]]:
+    """Assistant parts as Gemini parts. Going `upstream`, unsigned thoughts and other families'
+    stay home (Gemini does not read them back) and `placeholder` signs an unsigned first
+    functionCall; going to a client, another family's state is sealed into a thought's signature."""
     out: list[dict[str, Any]] = []
     for part in parts:
         if isinstance(part, ir.TextPart) and part.text:
             out.append({"text": part.text})
-        elif isinstance(part, ir.ThinkingPart) and part.family == FAMILY and not (upstream and not part.signature):
+        elif isinstance(part, ir.ThinkingPart) and part.family != FAMILY and not upstream:
+            if part.text or part.signature:
+                out.append({"text": part.text, "thought": True, "thoughtSignature": seal_part(part, model)})
+        elif isinstance(part, ir.ThinkingPart) and part.family == FAMILY and not (upstream and not signed_by(part, FAMILY)):
             signed = {"thoughtSignature": part.signature} if part.signature else {}
             previous = out[-1] if out else {}
             if part.text:
@@ -157,7 +162,8 @@ def _model_parts(parts: list[ir.Part], upstream: bool = False, placeholder: bool
         elif isinstance(part, ir.ToolCallPart):
             call = {"functionCall": {"id": part.id, "name": part.name, "args": part.arguments}}
             first = not any("functionCall" in p for p in out)
-            signature = part.signature or (SKIP_SIGNATURE if placeholder and first else None)
+            own = part.signature if part.signature and not is_envelope(part.signature) else None
+            signature = own or (SKIP_SIGNATURE if placeholder and first else None)
             out.append({**call, "thoughtSignature": signature} if signature else call)
         elif isinstance(part, ir.MediaPart):
             out.append(_media(part))

@@ -11,6 +11,7 @@ from babelgate.dialects._check import field, items, need, one_of
 from babelgate.dialects.gemini._wire import _camel, _Ids, _part, _reasoning
 from babelgate.dialects.gemini_schema import to_json_schema
 from babelgate.errors import BadRequest
+from babelgate.reasoning import open_messages
 
 
 def _contents(body: dict[str, Any]) -> list[ir.Message]:
@@ -22,6 +23,7 @@ def _contents(body: dict[str, Any]) -> list[ir.Message]:
         for pi, (path, part) in enumerate(items(field(content, "parts", list, where) or [], f"{where}.parts")):
             parts.extend(_part(part, path, ids, (ci, pi)))
         messages.append(ir.Message("assistant" if role == "model" else "user", parts))
+    open_messages(messages)  # another family's state, sealed in signatures we gave out
     return messages
 
 

@@ -13,6 +13,7 @@ from babelgate import ir, sse
 from babelgate.dialects.gemini._wire import FAMILY, STATUS, _model_parts
 from babelgate.dialects.parts import load_arguments
 from babelgate.errors import GatewayError
+from babelgate.reasoning import seal_part
 
 FINISH: dict[str, str] = {"max_tokens": "MAX_TOKENS", "refusal": "SAFETY"}
 
@@ -42,7 +43,7 @@ def _response(rid: str, model: str, parts: list[dict[str, Any]] | None, finish: 
 
 def render_response(response: ir.Response) -> dict[str, Any]:
     finish = FINISH.get(response.stop_reason, "STOP")
-    return _response(response.id, response.model, _model_parts(response.parts), finish, response.usage)
+    return _response(response.id, response.model, _model_parts(response.parts, model=response.model), finish, response.usage)
 
 
 class Renderer:
@@ -52,9 +53,12 @@ class Renderer:
 
     def __init__(self, request: ir.Request) -> None:
         self._model = request.model
+        self._source = request.model  # the model that writes the answer (for envelopes)
         self._id = uuid.uuid4().hex
         self._calls: dict[int, tuple[ir.BlockStart, list[str]]] = {}
         self._thought_text: set[int] = set()
+        self._foreign: dict[int, tuple[str, list[str], list[str]]] = {}  # another family's thinking: family, signature, text
+        self._redacted: set[int] = set()
         self._finished = False
 
     def _frame(self, parts: list[dict[str, Any]] | None, finish: str | None = None, usage: ir.Usage | None = None) -> bytes:
@@ -75,8 +79,11 @@ class Renderer:
                 self._calls[event.index] = (event, [])
             return b""
         if isinstance(event, ir.BlockStop):
+            if event.index in self._foreign:
+                return self._sealed(event.index)
             return self._call(event.index) if event.index in self._calls else b""
         if isinstance(event, ir.Start):
+            self._source = event.model or self._model
             self._id = event.id or self._id
             return b""
         self._finished = True
@@ -86,7 +93,22 @@ class Renderer:
         code, status = STATUS.get(event.kind, (500, "INTERNAL"))
         return sse.encode(None, orjson.dumps({"error": {"code": code, "message": event.message, "status": status}}))
 
+    def _sealed(self, index: int) -> bytes:
+        """Another family's thinking block ends with one thought part whose signature seals its state."""
+        family, signature, text = self._foreign.pop(index)
+        if not signature and not text:
+            return b""
+        part = ir.ThinkingPart("".join(text), "".join(signature) or None, family, index in self._redacted)
+        return self._frame([{"text": "", "thought": True, "thoughtSignature": seal_part(part, self._source)}])
+
     def _thinking(self, event: ir.ThinkingDelta) -> bytes:
+        if event.family not in (FAMILY, None) or event.index in self._foreign:
+            _, signature, text = self._foreign.setdefault(event.index, (event.family or "unknown", [], []))
+            signature.extend([event.signature] if event.signature else [])
+            if event.redacted:
+                self._redacted.add(event.index)
+            text.extend([event.text] if event.text else [])
+            return self._frame([{"text": event.text, "thought": True}]) if event.text else b""
         signed = bool(event.signature) and event.family == FAMILY
         if not event.text and not signed:
             return b""

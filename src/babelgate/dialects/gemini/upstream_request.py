@@ -11,6 +11,7 @@ from babelgate import ir
 from babelgate.dialects.anthropic import thinking_budget
 from babelgate.dialects.base import EncodeOptions
 from babelgate.dialects.gemini._wire import _camel, _media, _model_parts, _reasoning
+from babelgate.dialects.gemini.history import sanitize
 from babelgate.dialects.gemini_schema import clean_schema
 
 LEVELS = {"minimal": "MINIMAL", "low": "LOW", "medium": "MEDIUM", "high": "HIGH", "xhigh": "HIGH", "max": "HIGH"}
@@ -114,16 +115,16 @@ def encode_request(request: ir.Request, model: str, options: EncodeOptions) -> d
 
 
 def passthrough(raw: dict[str, Any], request: ir.Request, model: str) -> dict[str, Any]:
-    """The client's own body for a Gemini upstream (the model is in the URL): only a clamped token
+    """The client's own body for a Gemini upstream (the model is in the URL): only the router's token
     limit and a changed reasoning level (a routing variant) are written in."""
     body = _camel(raw)
     config = _camel(body.get("generationConfig") or {})
-    if request.max_tokens is not None and "maxOutputTokens" in config:
-        config["maxOutputTokens"] = min(int(config["maxOutputTokens"]), request.max_tokens)
+    if request.max_tokens is not None:
+        config["maxOutputTokens"] = request.max_tokens
     if request.reasoning is not None and request.reasoning != _reasoning(config):
         include = _camel(config.get("thinkingConfig") or {}).get("includeThoughts")
         thinking = _thinking_config(request.reasoning, model)
         config["thinkingConfig"] = thinking if include is None else {**thinking, "includeThoughts": include}
     if config:
         body["generationConfig"] = config
-    return body
+    return sanitize(body, (_model_generation(model) or 0) >= 3)

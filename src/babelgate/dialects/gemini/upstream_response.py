@@ -4,6 +4,7 @@ SSE stream of them (`Parser`, made by `stream_parser`) and an error body (`error
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import uuid
 from typing import Any
@@ -96,12 +97,13 @@ class Parser(FrameParser):
             self._done = True
             out.append(ir.StreamError(STATUS_KINDS.get(str(error.get("status")), Kind.UPSTREAM).value, str(error.get("message") or error)))
             return
-        if not self._started:
-            self._started = True
-            self._id = str(chunk.get("responseId") or uuid.uuid4().hex)
-            out.append(ir.Start(self._id, str(chunk.get("modelVersion") or "")))
         if chunk.get("usageMetadata"):
             self._usage = _usage_in(chunk["usageMetadata"])
+        if not self._started:  # Gemini counts the prompt in every chunk, the first too: the client sees it at once
+            self._started = True
+            self._id = str(chunk.get("responseId") or uuid.uuid4().hex)
+            prompt = dataclasses.replace(self._usage, output_tokens=0, reasoning_tokens=0) if chunk.get("usageMetadata") else None
+            out.append(ir.Start(self._id, str(chunk.get("modelVersion") or ""), prompt))
         if (chunk.get("promptFeedback") or {}).get("blockReason") and not chunk.get("candidates"):
             self._finish = "SAFETY"
         candidate = (chunk.get("candidates") or [{}])[0]

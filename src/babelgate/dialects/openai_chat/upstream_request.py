@@ -48,6 +48,11 @@ def _tool_turn_replies(messages: list[ir.Message]) -> set[int]:
     return marked
 
 
+def _own_reasoning(message: ir.Message) -> list[str]:
+    """The reasoning text this family wrote; another family's is not this model's to continue."""
+    return [p.text for p in message.parts if isinstance(p, ir.ThinkingPart) and p.family in ("openai", None)]
+
+
 def _encode_messages(request: ir.Request, options: EncodeOptions) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     if request.system:
@@ -60,7 +65,7 @@ def _encode_messages(request: ir.Request, options: EncodeOptions) -> list[dict[s
             if calls:
                 entry["tool_calls"] = calls
             if index in echoed:  # "" when it was lost (another model's turn): the field must be there
-                entry["reasoning_content"] = "".join(p.text for p in message.parts if isinstance(p, ir.ThinkingPart))
+                entry["reasoning_content"] = "".join(_own_reasoning(message))
             out.append(entry)
             continue
         if message.role == "system":
@@ -122,13 +127,14 @@ def encode_request(request: ir.Request, model: str, options: EncodeOptions) -> d
 
 
 def passthrough(raw: dict[str, Any], request: ir.Request, model: str) -> dict[str, Any]:
-    """The client's own body for an OpenAI-compatible upstream: new model, clamped token limit."""
+    """The client's own body for an OpenAI-compatible upstream: new model, the token limit the router settled on
+    (in the field the client used; the provider's `max_tokens_field` is applied after)."""
     body = dict(raw)
     body["model"] = model
     if request.max_tokens is not None:
-        for key in ("max_tokens", "max_completion_tokens"):
-            if key in body:
-                body[key] = request.max_tokens
+        key = "max_completion_tokens" if "max_completion_tokens" in body else "max_tokens"
+        body.pop("max_tokens", None)
+        body[key] = request.max_tokens
     wanted = request.reasoning
     if wanted is not None and wanted != ir.Reasoning(effort=raw.get("reasoning_effort")):  # a routing variant such as `model(high)`
         effort = _effort(wanted)

@@ -13,6 +13,7 @@ from babelgate.dialects._check import field, items, need, one_of
 from babelgate.dialects.openai_responses._wire import FAMILY, _reasoning_text
 from babelgate.dialects.parts import load_arguments, parse_data_url
 from babelgate.errors import BadRequest
+from babelgate.reasoning import open_messages
 
 EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh")
 STATEFUL = ("previous_response_id", "conversation", "prompt")
@@ -101,6 +102,7 @@ def _input(body: dict[str, Any]) -> tuple[list[ir.TextPart], list[ir.Message]]:
             _append(messages, "assistant", [ir.ThinkingPart(_reasoning_text(item), signature=signature, family=FAMILY)], True)
         elif kind not in RECORDS:
             raise BadRequest(f"{where}.type", f"unsupported input item type {kind!r}")
+    open_messages(messages)  # another family's state, sealed in encrypted_content we gave out
     return system, messages
 
 

@@ -15,6 +15,7 @@ from babelgate import ir, sse
 from babelgate.dialects import openai_chat
 from babelgate.dialects.openai_responses._wire import FAMILY, _encode_tool_choice, _new_id
 from babelgate.errors import GatewayError, Kind
+from babelgate.reasoning import seal_call, seal_part
 
 ERROR_CODES: dict[str, str] = {Kind.RATE_LIMIT.value: "rate_limit_exceeded", Kind.INVALID_REQUEST.value: "invalid_prompt"}
 
@@ -68,7 +69,7 @@ def _call_item(item_id: str, call_id: str, name: str, arguments: str, status: st
     return {"id": item_id, "type": "function_call", "status": status, "call_id": call_id, "name": name, "arguments": arguments}
 
 
-def _output_items(parts: list[ir.Part]) -> list[dict[str, Any]]:
+def _output_items(parts: list[ir.Part], model: str) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for part in parts:
         if isinstance(part, ir.TextPart):
@@ -76,18 +77,19 @@ def _output_items(parts: list[ir.Part]) -> list[dict[str, Any]]:
                 out[-1]["content"][0]["text"] += part.text
             else:
                 out.append(_message_item(_new_id("msg"), part.text))
-        elif isinstance(part, ir.ThinkingPart):
-            signature = part.signature if part.family == FAMILY else None
-            if part.text or signature:
-                out.append(_reasoning_item(_new_id("rs"), part.text, signature))
+        elif isinstance(part, ir.ThinkingPart) and (part.text or part.signature):
+            signature = part.signature if part.family == FAMILY else seal_part(part, model)  # another family's, sealed
+            out.append(_reasoning_item(_new_id("rs"), part.text, signature))
         elif isinstance(part, ir.ToolCallPart):
+            if part.signature:  # a Gemini call's signature travels in a reasoning item just before it
+                out.append(_reasoning_item(_new_id("rs"), "", seal_call(part, model)))
             out.append(_call_item(_new_id("fc"), part.id, part.name, orjson.dumps(part.arguments).decode()))
     return out
 
 
 def render_response(response: ir.Response) -> dict[str, Any]:
     status, incomplete = _status(response.stop_reason)
-    body = _response(_response_id(response.id), response.model, status, _output_items(response.parts), None)
+    body = _response(_response_id(response.id), response.model, status, _output_items(response.parts, response.model), None)
     body["incomplete_details"] = incomplete
     body["usage"] = _usage(response.usage)
     return body
@@ -103,6 +105,8 @@ class _Item:
     text: list[str] = dataclasses.field(default_factory=list)
     signature: str | None = None
     summary_open: bool = False
+    family: str = FAMILY
+    redacted: bool = False
 
 
 class Renderer:
@@ -112,6 +116,7 @@ class Renderer:
 
     def __init__(self, request: ir.Request) -> None:
         self._request = request
+        self._model = request.model
         self._id = _new_id("resp")
         self._seq = 0
         self._started = False
@@ -140,6 +145,7 @@ class Renderer:
             return b""
         if isinstance(event, ir.Start):
             self._id = _response_id(event.id)
+            self._model = event.model or self._model
             return self._start()
         out = b"" if self._started else self._start()
         if isinstance(event, ir.TextDelta):
@@ -179,9 +185,18 @@ class Renderer:
         if event.kind == "thinking":
             item = self._open[event.index] = _Item(index, "thinking", _new_id("rs"))
             return self._emit("response.output_item.added", output_index=index, item=_reasoning_item(item.id, "", None))
+        out = b""
+        if event.signature:  # a Gemini call's signature: a whole reasoning item just before the call
+            call = ir.ToolCallPart(event.id, event.name, {}, event.signature)
+            sealed = _reasoning_item(_new_id("rs"), "", seal_call(call, self._model))
+            self._done[index] = sealed
+            out = self._emit("response.output_item.added", output_index=index, item={**sealed, "encrypted_content": None})
+            out += self._emit("response.output_item.done", output_index=index, item=sealed)
+            index = self._outputs
+            self._outputs += 1
         item = self._open[event.index] = _Item(index, "tool_call", _new_id("fc"), event.id, event.name)
         added = _call_item(item.id, item.call_id, item.name, "", "in_progress")
-        return self._emit("response.output_item.added", output_index=index, item=added)
+        return out + self._emit("response.output_item.added", output_index=index, item=added)
 
     def _text(self, event: ir.TextDelta) -> bytes:
         item = self._open[event.index]
@@ -193,7 +208,10 @@ class Renderer:
     def _thinking(self, event: ir.ThinkingDelta) -> bytes:
         item = self._open[event.index]
         out = b""
-        if event.signature and event.family == FAMILY:
+        if event.family not in (FAMILY, None):
+            item.family = event.family
+            item.redacted = item.redacted or event.redacted
+        if event.signature:
             item.signature = (item.signature or "") + event.signature
         if event.text:
             if not item.summary_open:
@@ -220,7 +238,10 @@ class Renderer:
             out += self._emit("response.output_text.done", **where, content_index=0, text=text, logprobs=[])
             out += self._emit("response.content_part.done", **where, content_index=0, part=done["content"][0])
         elif item.kind == "thinking":
-            done = _reasoning_item(item.id, text, item.signature)
+            signature = item.signature
+            if item.family != FAMILY and (text or signature):  # another family's state, sealed
+                signature = seal_part(ir.ThinkingPart(text, signature, item.family, item.redacted), self._model)
+            done = _reasoning_item(item.id, text, signature)
             if item.summary_open:
                 out += self._emit("response.reasoning_summary_text.done", **where, summary_index=0, text=text)
                 out += self._emit("response.reasoning_summary_part.done", **where, summary_index=0, part=done["summary"][0])

@@ -14,6 +14,7 @@ from babelgate import ir
 from babelgate.dialects.base import EncodeOptions
 from babelgate.dialects.openai_responses._wire import FAMILY, _encode_tool_choice
 from babelgate.dialects.parts import data_url, tool_result_text
+from babelgate.reasoning import is_envelope, signed_by
 
 
 def _input_part(part: ir.Part) -> dict[str, Any] | None:
@@ -48,7 +49,7 @@ def _encode_assistant(message: ir.Message, out: list[dict[str, Any]]) -> None:
                 out.append({"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": part.text}]})
         elif isinstance(part, ir.ToolCallPart):
             out.append({"type": "function_call", "call_id": part.id, "name": part.name, "arguments": orjson.dumps(part.arguments).decode()})
-        elif isinstance(part, ir.ThinkingPart) and part.family == FAMILY and part.signature:
+        elif isinstance(part, ir.ThinkingPart) and signed_by(part, FAMILY):  # no id: items are not stored (`store` false)
             summary = [{"type": "summary_text", "text": part.text}] if part.text else []
             out.append({"type": "reasoning", "summary": summary, "encrypted_content": part.signature})
 
@@ -116,12 +117,29 @@ def encode_request(request: ir.Request, model: str, options: EncodeOptions) -> d
 
 
 def passthrough(raw: dict[str, Any], request: ir.Request, model: str) -> dict[str, Any]:
-    """The client's own body for a Responses upstream: new model, clamped token limit, changed effort."""
+    """The client's own body for a Responses upstream: new model, the router's token limit, changed effort."""
     body = dict(raw)
     body["model"] = model
-    if request.max_tokens is not None and "max_output_tokens" in body:
+    if request.max_tokens is not None:
         body["max_output_tokens"] = request.max_tokens
     reasoning: dict[str, Any] = body["reasoning"] if isinstance(body.get("reasoning"), dict) else {}
     if request.reasoning is not None and request.reasoning.effort is not None and request.reasoning.effort != reasoning.get("effort"):
         body["reasoning"] = {**reasoning, "effort": _effort(request.reasoning)}
+    return _sanitize(body)
+
+
+def _sanitize(body: dict[str, Any]) -> dict[str, Any]:
+    """Reasoning items that hold another family's envelope stay home; a stateless request with
+    reasoning asks for its encrypted content, so the state can travel with the client's history."""
+    items = body.get("input")
+    if isinstance(items, list):
+        kept = [i for i in items if not (isinstance(i, dict) and i.get("type") == "reasoning" and is_envelope(i.get("encrypted_content")))]
+        if len(kept) != len(items):
+            body["input"] = kept
+    given = body.get("include")
+    include: list[Any] = given if isinstance(given, list) else []
+    wanted = body.get("reasoning")
+    thinks = isinstance(wanted, dict) and wanted.get("effort") != "none"
+    if body.get("store") is False and thinks and "reasoning.encrypted_content" not in include:
+        body["include"] = [*include, "reasoning.encrypted_content"]
     return body
