@@ -254,14 +254,16 @@ def _load_cooldowns(conn: sqlite3.Connection, stale_before: float) -> list[tuple
 def _apply(conn: sqlite3.Connection, changes: Changes, now: float) -> None:
     conn.execute("BEGIN IMMEDIATE")  # take the write lock now (waiting up to the busy timeout), not midway
     try:
-        conn.executemany("DELETE FROM cooldowns WHERE credential = ? AND model = ?", changes.cleared)
-        conn.executemany(_SAVE_COOLDOWN, map(_cooldown_row, changes.cooldowns.values()))
+        if changes.cleared:
+            conn.executemany("DELETE FROM cooldowns WHERE credential = ? AND model = ?", changes.cleared)
+        if changes.cooldowns:
+            conn.executemany(_SAVE_COOLDOWN, map(_cooldown_row, changes.cooldowns.values()))
         if changes.bindings:
             conn.execute("DELETE FROM bindings WHERE expires <= ?", (now,))
             rows = ((session, credential, now + ttl) for session, (credential, ttl) in changes.bindings.items())
             conn.executemany("INSERT OR REPLACE INTO bindings VALUES (?, ?, ?)", rows)
-        usage = ((day, credential, model, *counts) for (credential, model, day), counts in changes.usage.items())
-        conn.executemany(_ADD_USAGE, usage)
+        if changes.usage:
+            conn.executemany(_ADD_USAGE, [(day, cred, model, *counts) for (cred, model, day), counts in changes.usage.items()])
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:
