@@ -12,7 +12,7 @@ import aiohttp
 from tests.conftest import openai_config
 from tests.fakes import openai_wire as wire
 from tests.fakes.upstream import FakeUpstream, Received, Reply
-from tests.support.serve_process import alive, children, serve, until
+from tests.support.serve_process import alive, answering, children, serve, until
 
 GOOD, BAD = "sk-workers-good-key-1", "sk-workers-bad-key-2"
 
@@ -46,6 +46,7 @@ async def test_a_killed_worker_is_replaced(upstream: FakeUpstream, tmp_path: Pat
         first = children(served.process.pid)
         os.kill(first[0], signal.SIGKILL)
         await until(lambda: len(children(served.process.pid)) == 2 and first[0] not in children(served.process.pid), 20, "a replacement")
+        await answering(served)  # the other worker may still have been starting when its sibling was killed
         await ask(served.url, 10)
         assert first[1] in children(served.process.pid)  # the other one was left alone
     finally:

@@ -63,15 +63,21 @@ async def serve(config: dict[str, Any], tmp: Path, *args: str, port: int | None 
     )
     out.close()
     served = Served(process, port, log)
+    await answering(served)
+    return served
+
+
+async def answering(served: Served) -> None:
+    """Wait (bounded) until the server's /health answers."""
     deadline = time.monotonic() + START_SECONDS
     async with aiohttp.ClientSession() as session:
         while True:
-            assert process.returncode is None, f"babelgate serve exited early:\n{log.read_text()}"
-            assert time.monotonic() < deadline, f"babelgate serve did not answer within {START_SECONDS}s:\n{log.read_text()}"
+            assert served.process.returncode is None, f"babelgate serve exited early:\n{served.log.read_text()}"
+            assert time.monotonic() < deadline, f"babelgate serve did not answer within {START_SECONDS}s:\n{served.log.read_text()}"
             try:
                 async with session.get(f"{served.url}/health") as response:
                     if response.status == 200:
-                        return served
+                        return
             except aiohttp.ClientError:
                 pass
             await asyncio.sleep(0.05)  # the next poll of a bounded wait
