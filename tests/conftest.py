@@ -17,6 +17,7 @@ from google.genai import _api_client as genai_api_client
 from babelgate.config import Config, parse
 from babelgate.server.app import ACCEPT_BACKLOG, RUNNER_OPTIONS, build_app
 from babelgate.server.gateway import Gateway
+from babelgate.server.protocol import GatewayRunner
 from babelgate.store.memory import MemoryStore
 from tests.fakes.upstream import FakeUpstream
 from tests.support.llama_server import LlamaServer, start_llama_server
@@ -39,13 +40,23 @@ class RunningGateway:
 async def start_gateway(config: Config, store: Any = None) -> RunningGateway:
     gateway = Gateway(config, store=store or MemoryStore())
     app = build_app(config, gateway)
-    runner = web.AppRunner(app, **RUNNER_OPTIONS)
+    runner = GatewayRunner(app, **RUNNER_OPTIONS)
     await runner.setup()
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     await web.SockSite(runner, sock, backlog=ACCEPT_BACKLOG).start()
     return RunningGateway(f"http://127.0.0.1:{port}", gateway, runner)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Nothing a test runs writes into the user's own config or state folders (the store key, the default store)."""
+    import os
+    import tempfile
+
+    home = tempfile.mkdtemp(prefix="babelgate-tests-")
+    for name in ("XDG_CONFIG_HOME", "XDG_STATE_HOME"):
+        os.environ.setdefault(name, os.path.join(home, name.lower()))
 
 
 @pytest.fixture(autouse=True)

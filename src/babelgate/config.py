@@ -20,13 +20,14 @@ from pydantic import Field, PrivateAttr, ValidationError, field_validator, model
 from babelgate.config_base import Strict as _Strict
 from babelgate.config_observe import ObserveConfig
 from babelgate.config_routing import RoutingConfig, Strategy
+from babelgate.config_server import ServerConfig
 from babelgate.config_store import StoreConfig
 from babelgate.config_upstream import DEFAULT_UPSTREAM, Limits, TimeoutOverrides, UpstreamConfig, migrate_legacy, resolve
 from babelgate.provider_presets import PRESETS
 from babelgate.registry import BUILTIN_ADDONS, UPSTREAM_TYPES
 
 OPTIONAL_BASE_URL = frozenset({"bedrock", "vertex"})  # types that derive `base_url` when it is left out
-DEFAULT_PORT = 8318
+BEARER_TYPES = frozenset({"openai", "openai-responses", "bedrock"})  # their keys travel in the Authorization header
 ReasoningStyle = Literal["none", "effort", "budget", "builtin"]
 _FIELD_PATH = re.compile(r"(messages\[\]\.)?[A-Za-z_][A-Za-z0-9_]*")  # `name` or `messages[].name`
 PROXY_SCHEMES = ("http://", "https://", "socks5://", "socks5h://", "socks4://")
@@ -126,6 +127,17 @@ class ProviderConfig(_Strict):
     location: str = "global"  # vertex: `global` or a region such as us-east5
     credentials_file: str | None = None  # vertex: a service-account JSON; default: Application Default Credentials
 
+    @field_validator("headers")
+    @classmethod
+    def _header_values(cls, value: dict[str, str]) -> dict[str, str]:
+        """A CR or LF in a header would split the request (aiohttp refuses to send it, so every request would fail)."""
+        for name, text in value.items():
+            if not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", name):
+                raise ValueError(f"{name!r} is not a valid header name")
+            if any(c in text for c in "\r\n\0"):
+                raise ValueError(f"{name}: a header value may not contain CR, LF or NUL")
+        return value
+
     @field_validator("type")
     @classmethod
     def _known_type(cls, value: str) -> str:
@@ -173,7 +185,9 @@ class ProviderConfig(_Strict):
     @model_validator(mode="after")
     def _base_url_given(self) -> ProviderConfig:
         if not self.base_url and self.type not in OPTIONAL_BASE_URL:
-            raise ValueError(f"base_url is required for type {self.type!r}")
+            raise ValueError("base_url: field required")
+        if "@" in self.base_url.partition("://")[2].partition("/")[0] and self.api_keys and self.type in BEARER_TYPES:
+            raise ValueError("base_url: a user and password in the URL and api_keys would both set the Authorization header; use one")
         if self.type == "vertex" and not self.project:
             raise ValueError("project is required for type 'vertex'")
         if not re.fullmatch(r"[a-z][a-z0-9-]*", self.location):
@@ -181,15 +195,6 @@ class ProviderConfig(_Strict):
         if self.type == "vertex" and self.api_keys:
             raise ValueError("type 'vertex' takes Google credentials (credentials_file, or Application Default Credentials), not api_keys")
         return self
-
-
-class ServerConfig(_Strict):
-    host: str = "127.0.0.1"
-    port: int = Field(default=DEFAULT_PORT, ge=0, le=65535)
-    api_keys: list[str] = Field(default_factory=list)
-    admin_key: str | None = None
-    metrics_token: str | None = None  # opens /metrics alone (for a Prometheus scraper), beside the admin key
-    max_body_mb: float = Field(default=64.0, gt=0)
 
 
 class ModelSpec(_Strict):
@@ -267,10 +272,13 @@ def interpolate(value: Any, path: str = "") -> Any:
     return _ENV.sub(substitute, value)
 
 
+_UNION_TAG = re.compile(r"str|int|float|bool|none|KeySpec|(dict|list|literal|function-\w+)\[.*\]")  # pydantic's union-member loc parts
+
+
 def _describe(error: ValidationError) -> str:
     lines = []
     for item in error.errors():
-        path = ".".join(str(p) for p in item["loc"] if not str(p).startswith(("str", "KeySpec", "int", "dict", "list")))
+        path = ".".join(str(p) for p in item["loc"] if not _UNION_TAG.fullmatch(str(p)))
         lines.append(f"  {path or '(top level)'}: {item['msg'].removeprefix('Value error, ')}")
     return "\n".join(lines)
 
@@ -290,9 +298,11 @@ def parse(data: Any, source: str = "config") -> Config:
 
 def load(path: Path) -> Config:
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except OSError as error:
         raise ConfigError(f"cannot read {path}: {error.strerror}") from None
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"{path} is not UTF-8 text (byte {error.object[error.start]:#04x} at offset {error.start})") from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as error:

@@ -15,6 +15,7 @@ REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 class StoreConfig(_Strict):
     type: Literal["sqlite", "memory", "redis"] = "sqlite"
     path: str | None = None  # sqlite
+    key_file: str | None = None  # the key that encrypts stored API keys (default ~/.config/babelgate/store.key)
     url: str = "redis://127.0.0.1:6379/0"  # redis (or Valkey)
     prefix: str = Field(default="babelgate", pattern=r"^[A-Za-z0-9_.:-]+$")  # redis: key and channel prefix
     timeout: float = Field(default=1.0, gt=0, le=60)  # redis: seconds one command may take before Redis counts as down

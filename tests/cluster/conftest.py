@@ -87,7 +87,7 @@ class Cluster:
             while True:
                 assert instance.process is not None and instance.process.returncode is None, instance.log.read_text()
                 try:
-                    async with session.get(f"{instance.url}/health") as response:
+                    async with session.get(f"{instance.url}/health", headers={"Authorization": f"Bearer {ADMIN_KEY}"}) as response:
                         health: dict[str, Any] = await response.json()
                         if response.status == 200 and health["store"]["state"] == store:
                             return health
@@ -117,6 +117,9 @@ class Cluster:
         await self.lb.wait_for({i.name: "UP" for i in self.instances})
 
 
+ADMIN_KEY = "cluster-admin-key-0123"
+
+
 def cluster_config(upstream: FakeUpstream, redis: RedisServer, prefix: str) -> dict[str, Any]:
     providers = {
         name: {
@@ -128,7 +131,8 @@ def cluster_config(upstream: FakeUpstream, redis: RedisServer, prefix: str) -> d
         }
         for name, strategy in PROVIDERS.items()
     }
-    return {"providers": providers, "store": {"type": "redis", "url": redis.url, "prefix": prefix}}
+    server = {"admin_key": ADMIN_KEY}  # /health shows the store's state to the admin key only
+    return {"server": server, "providers": providers, "store": {"type": "redis", "url": redis.url, "prefix": prefix}}
 
 
 @pytest.fixture(scope="package")

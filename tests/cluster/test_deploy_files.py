@@ -64,7 +64,8 @@ async def test_cluster_sh_serves_and_stops_everything(tmp_path: Path) -> None:
     provider = {"type": "openai", "base_url": f"{upstream.url}/v1", "api_keys": ["sk-c1"], "models": ["gpt-5"]}
     config = tmp_path / "config.yaml"
     store = {"type": "redis", "url": "${BABELGATE_REDIS_URL}"}
-    config.write_text(yaml.safe_dump({"providers": {"rr": provider}, "store": store}))
+    server = {"admin_key": "deploy-admin-key-0123"}  # /health shows the store's state to the admin key only
+    config.write_text(yaml.safe_dump({"server": server, "providers": {"rr": provider}, "store": store}))
     base, redis_port, listen, stats = _free_run(3), free_port(), free_port(), free_port()
     env = {
         "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '/usr/bin:/bin')}",
@@ -89,7 +90,8 @@ async def test_cluster_sh_serves_and_stops_everything(tmp_path: Path) -> None:
 
             await until(answered, "the cluster to answer through HAProxy", timeout=30)
             answers = [await chat(session, f"http://127.0.0.1:{listen}", body("rr", f"n{i}")) for i in range(6)]
-            async with session.get(f"http://127.0.0.1:{base}/health", timeout=TIMEOUT) as response:
+            admin = {"Authorization": "Bearer deploy-admin-key-0123"}
+            async with session.get(f"http://127.0.0.1:{base}/health", timeout=TIMEOUT, headers=admin) as response:
                 health = await response.json()
         assert {a.text for a in answers} == {"through the cluster"}
         assert health["store"]["state"] == "up" and health["store"]["url"] == f"redis://127.0.0.1:{redis_port}/0"

@@ -70,7 +70,8 @@ async def until(condition: Callable[[], Awaitable[bool]], what: str, timeout: fl
 
 async def cooldowns(session: aiohttp.ClientSession, base: str, credential: str) -> list[dict[str, Any]]:
     """What an instance's /account-limits says of a credential's cooldowns."""
-    async with session.get(f"{base}/account-limits", timeout=TIMEOUT) as response:
+    admin = {"Authorization": "Bearer cluster-admin-key-0123"}  # tests/cluster/conftest.py ADMIN_KEY
+    async with session.get(f"{base}/account-limits", timeout=TIMEOUT, headers=admin) as response:
         providers = (await response.json())["providers"]
     found: list[dict[str, Any]] = next(c["cooldowns"] for p in providers for c in p["credentials"] if c["id"] == credential)
     return found

@@ -122,7 +122,7 @@ async def test_the_request_log_keeps_the_route_trace_and_captured_bodies_without
     assert rows[0]["ttft_ms"] is not None and rows[0]["ttft_ms"] <= rows[0]["latency_ms"]
     status, body = await admin_get(f"{gw.url}/admin/api/requests/{first['id']}")
     detail = __import__("orjson").loads(body)
-    assert "please repeat [redacted] and [redacted]" in detail["request_body"]
+    assert "please repeat **** and ****" in detail["request_body"]
     assert '"Hello!"' in detail["response_body"]
     streamed = __import__("orjson").loads((await admin_get(f"{gw.url}/admin/api/requests/{rows[0]['id']}"))[1])
     assert "event: message_stop" in streamed["response_body"]  # what the client received
@@ -148,7 +148,9 @@ async def test_capture_errors_keeps_only_failed_bodies_and_off_keeps_none(upstre
 
 async def test_the_config_is_shown_with_every_secret_redacted(upstream: FakeUpstream, gateway_factory: GatewayFactory) -> None:
     data = config(upstream)
-    data["providers"]["up"]["base_url"] = f"http://user:hunter2-password@127.0.0.1:{upstream.port}/v1?key=url-key-secret"
+    data["providers"]["up"]["base_url"] = f"http://127.0.0.1:{upstream.port}/v1?key=url-key-secret"
+    corp = f"http://user:hunter2-password@127.0.0.1:{upstream.port}"
+    data["providers"]["corp"] = {"type": "anthropic", "base_url": corp, "models": ["m"]}
     gw = await gateway_factory(data)
     status, body = await admin_get(f"{gw.url}/admin/api/config")
     assert status == 200

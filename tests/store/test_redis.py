@@ -171,3 +171,20 @@ async def test_redis_absent_from_the_start(tmp_path: Path) -> None:
     assert await store.get_binding("s") == "k1"
     assert store.health()["state"] == "down"
     await store.close()  # does not hang on the queued write; says it was not saved
+
+
+async def test_stored_keys_are_encrypted_in_redis(redis_server: RedisServer, prefix: str, tmp_path: Path) -> None:
+    from babelgate.store.keys import KeyCipher
+
+    store = RedisStore(redis_server.url, prefix=prefix, cipher=KeyCipher(tmp_path / "store.key"))
+    try:
+        await store.add_credential("openai", "team", "sk-plaintext-never-at-rest-0001")
+        raw = aioredis.Redis.from_url(redis_server.url, decode_responses=True)
+        try:
+            kept = await raw.hget(f"{prefix}:credentials", "openai\x1fteam")
+        finally:
+            await raw.aclose()
+        assert kept is not None and "sk-plaintext" not in kept
+        assert await store.credentials() == [("openai", "team", "sk-plaintext-never-at-rest-0001")]
+    finally:
+        await store.close()

@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 
 from babelgate import config as config_module
+from babelgate import redact
 from babelgate.config import Config, ConfigError
 
 console = Console(stderr=True, soft_wrap=True)
@@ -40,6 +41,6 @@ def _announce_discovery(found: Config) -> None:
         )
     for name, provider in found.providers.items():
         models = ", ".join(provider.models) or "any model as " + name + "/<model>"
-        console.print(f"  {name}: {provider.type} at {provider.base_url} ({models})", highlight=False)
+        console.print(f"  {name}: {provider.type} at {redact.url(provider.base_url)} ({models})", highlight=False)
     for alias, target in found.aliases.items():
         console.print(f"  alias {alias} -> {target}", highlight=False)

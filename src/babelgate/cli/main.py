@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-import gc
 import os
 import tempfile
+from collections.abc import Callable
+from multiprocessing.synchronize import Event as EventType
 from pathlib import Path
 
 import typer
@@ -13,6 +13,7 @@ import typer
 from babelgate import config as config_module
 from babelgate.cli import accounts, claude, logs
 from babelgate.cli.load import console, load_config
+from babelgate.cli.run import EXIT_STARTUP, StartupError, WorkerOptions, check_exposure, configure_logging, run_worker
 from babelgate.cli.usage import usage
 from babelgate.config import Config, ConfigError
 from babelgate.routing.models import ModelResolver
@@ -41,39 +42,6 @@ def _print_claude_code_lines(cfg: Config) -> None:
     console.print("Point Claude Code at it with:\n  " + " ".join(lines) + " claude", highlight=False)
 
 
-def _run_worker(cfg: Config, reuse_port: bool, log_level: str, log_format: str = "text", drain_seconds: float = 60.0) -> None:
-    from aiohttp import web
-
-    from babelgate.observe import logfmt
-    from babelgate.server.app import ACCEPT_BACKLOG, RUNNER_OPTIONS, build_app
-
-    logfmt.configure(log_level, log_format)
-    # Everything imported now lives as long as the process: keep the collector off it, and
-    # collect less often (measured in bench/: lower p99 on 50 KB requests, a little more throughput).
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 20)
-    try:
-        import uvloop
-
-        loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
-    except ImportError:
-        loop = asyncio.new_event_loop()
-    web.run_app(
-        build_app(cfg),
-        loop=loop,
-        host=cfg.server.host,
-        port=cfg.server.port,
-        print=None,
-        backlog=ACCEPT_BACKLOG,
-        **RUNNER_OPTIONS,
-        reuse_port=reuse_port or None,
-        # SIGTERM: stop listening, close idle connections, let requests and streams in flight finish
-        # (for up to drain_seconds; the rest are cut off), then close the store. A rolling restart loses nothing.
-        shutdown_timeout=drain_seconds,
-    )
-
-
 @app.command()
 def serve(
     config: str | None = typer.Option(
@@ -85,41 +53,54 @@ def serve(
     log_level: str = typer.Option("info", help="debug, info, warning or error."),
     log_format: str = typer.Option("text", help="text, or json (one object per line)."),
     drain_seconds: float = typer.Option(60.0, min=0, help="On SIGTERM, how long streams in flight may take to finish."),
+    allow_public: bool = typer.Option(False, "--allow-public", help="Serve a non-loopback host without server.api_keys."),
 ) -> None:
     """Start the gateway."""
     if log_format not in ("text", "json"):
         console.print("[red]error:[/red] --log-format takes text or json", highlight=False)
         raise typer.Exit(2)
+    options = WorkerOptions(log_level, log_format, drain_seconds)
     cfg = load_config(config)
     if host is not None:
         cfg.server.host = host
     if port is not None:
         cfg.server.port = port
-    console.print(
-        f"babelgate listening on http://{cfg.server.host}:{cfg.server.port} ({workers} worker{'s' * (workers > 1)})", highlight=False
-    )
-    _print_claude_code_lines(cfg)
+    try:
+        check_exposure(cfg, allow_public)
+    except StartupError as error:
+        console.print(f"[red]error:[/red] {error}", highlight=False)
+        raise typer.Exit(EXIT_STARTUP) from None
+
+    def listening() -> None:
+        plural = "s" * (workers > 1)
+        console.print(f"babelgate listening on http://{cfg.server.host}:{cfg.server.port} ({workers} worker{plural})", highlight=False)
+        _print_claude_code_lines(cfg)
+
     if workers == 1:
-        _run_worker(cfg, False, log_level, log_format, drain_seconds)
+        run_worker(cfg, False, options, listening)
         return
-    _supervise(cfg, workers, log_level, log_format, drain_seconds)
+    _supervise(cfg, workers, options, listening)
 
 
-def _supervise(cfg: Config, workers: int, log_level: str, log_format: str, drain_seconds: float) -> None:
-    """Keep the workers serving (they share the port with SO_REUSEPORT): a dead one is replaced, and
-    they all stop with the supervisor, however it stops (cli/supervise.py)."""
+def _supervise(cfg: Config, workers: int, options: WorkerOptions, listening: Callable[[], None]) -> None:
+    """Keep the workers serving (they share the port with SO_REUSEPORT), cli/supervise.py: "listening"
+    is printed once every worker listens, and a worker that fails to start stops them all; after that
+    a dead worker is replaced, and they all stop with the supervisor, however it stops."""
     from babelgate.cli.supervise import Supervisor
-    from babelgate.observe import logfmt
 
-    logfmt.configure(log_level, log_format)
+    configure_logging(options.log_level, options.log_format)
     metrics_dir = tempfile.TemporaryDirectory(prefix="babelgate-metrics-")
     os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", metrics_dir.name)  # every worker's counts, read by /metrics on any
     try:
-        code = Supervisor(_run_worker, (cfg, True, log_level, log_format, drain_seconds), workers, drain_seconds).run()
+        code = Supervisor(_worker, (cfg, options), workers, options.drain_seconds, listening).run()
     finally:
         metrics_dir.cleanup()
     if code:
         raise typer.Exit(code)
+
+
+def _worker(cfg: Config, options: WorkerOptions, ready: EventType) -> None:
+    run_worker(cfg, True, options, ready.set)  # set once this worker listens
 
 
 @app.command()

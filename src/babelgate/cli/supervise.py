@@ -1,6 +1,9 @@
 """`babelgate serve --workers N`: the supervisor that keeps N worker processes serving.
 
-- A worker that dies (killed, crashed) while the supervisor runs is replaced at once; one that keeps
+- Start-up: each worker sets its `ready` event once it listens; when all have, `listening` is called
+  (it prints "listening on"). A worker that exits before then stops them all, and the supervisor
+  exits with that worker's status (2 for a start-up failure: cli/run.py).
+- After that, a worker that dies (killed, crashed) while the supervisor runs is replaced at once; one that keeps
   dying within `QUICK_DEATH` seconds of its start is replaced after a doubling pause (up to
   `MAX_PAUSE`), and after `GIVE_UP` such deaths in a row the supervisor stops everything and exits 1
   (a config or port problem that no restart will fix).
@@ -26,13 +29,17 @@ import time
 from collections.abc import Callable
 from multiprocessing.connection import wait
 from multiprocessing.context import SpawnContext, SpawnProcess
+from multiprocessing.synchronize import Event
 from typing import Any
+
+from babelgate.cli.run import EXIT_STARTUP
 
 log = logging.getLogger("babelgate.supervisor")
 QUICK_DEATH = 5.0  # seconds: a worker dying sooner than this after its start counts towards a crash loop
 FIRST_PAUSE, MAX_PAUSE = 0.5, 30.0  # seconds before replacing a worker in a crash loop (doubling)
 GIVE_UP = 5  # quick deaths in a row of one worker slot that end the supervisor
 GRACE = 10.0  # seconds past drain_seconds before a worker that ignores SIGTERM is killed
+READY_POLL = 0.1  # seconds between looks at the workers' ready events during start-up
 PR_SET_PDEATHSIG = 1
 
 
@@ -57,16 +64,26 @@ def _term_when_ready(sentinel: int) -> None:
 
 
 def worker_main(parent: int, run: Callable[..., None], args: tuple[Any, ...]) -> None:
-    """A worker process: tied to the supervisor's life, then serving (`run(*args)`)."""
+    """A worker process: tied to the supervisor's life, then serving (`run(*args, ready)`)."""
     die_with_parent(parent)
     run(*args)
 
 
 class Supervisor:
-    def __init__(self, run: Callable[..., None], args: tuple[Any, ...], workers: int, drain_seconds: float) -> None:
+    def __init__(
+        self,
+        run: Callable[..., None],
+        args: tuple[Any, ...],
+        workers: int,
+        drain_seconds: float,
+        listening: Callable[[], None] | None = None,
+    ) -> None:
         self.context: SpawnContext = multiprocessing.get_context("spawn")
-        self.run_args = (os.getpid(), run, args)
+        self.target, self.args, self.parent = run, args, os.getpid()
         self.drain_seconds = drain_seconds
+        self.listening = listening
+        self.ready: list[Event] = [self.context.Event() for _ in range(workers)]  # the first workers' (start-up)
+        self.starting = True
         self.slots: list[SpawnProcess | None] = [None] * workers
         self.started = [0.0] * workers
         self.quick_deaths = [0] * workers
@@ -76,7 +93,7 @@ class Supervisor:
         self._wake_read, self._wake_write = os.pipe()
 
     def run(self) -> int:
-        """Serve until SIGTERM/SIGINT (exit 0) or a crash loop (exit 1)."""
+        """Serve until SIGTERM/SIGINT (exit 0), a worker failing to start (its status) or a crash loop (exit 1)."""
         signal.signal(signal.SIGTERM, self._stop)
         signal.signal(signal.SIGINT, self._stop)
         code = 0
@@ -84,8 +101,8 @@ class Supervisor:
             for slot in range(len(self.slots)):
                 self._start(slot)
             while not self.stopping:
-                if not self._watch():
-                    code = 1
+                code = self._watch()
+                if code:
                     break
         finally:
             self._stop_all()
@@ -94,30 +111,42 @@ class Supervisor:
         return code
 
     def _start(self, slot: int) -> None:
-        process = self.context.Process(target=worker_main, args=self.run_args, daemon=True, name=f"babelgate-worker-{slot}")
+        ready = self.ready[slot] if self.starting else self.context.Event()
+        args = (self.parent, self.target, (*self.args, ready))
+        process = self.context.Process(target=worker_main, args=args, daemon=True, name=f"babelgate-worker-{slot}")
         process.start()
         self.slots[slot], self.started[slot] = process, time.monotonic()
 
-    def _watch(self) -> bool:
-        """Wait for a worker to die (or a replacement to be due) and deal with it; False to give up."""
+    def _watch(self) -> int:
+        """Wait for a worker to die (or a replacement to be due, or, starting, the workers to listen)
+        and deal with it; an exit status to stop with, else 0."""
         now = time.monotonic()
         waiting = [self.due[s] for s, p in enumerate(self.slots) if p is None]
         timeout = max(0.0, min(waiting) - now) if waiting else None
-        sentinels = {p.sentinel: s for s, p in enumerate(self.slots) if p is not None}
+        if self.starting:
+            timeout = READY_POLL if timeout is None else min(timeout, READY_POLL)
+        sentinels = [p.sentinel for p in self.slots if p is not None]
         wait([*sentinels, self._wake_read], timeout)
         if self.stopping:
-            return True
+            return 0
         for slot, process in enumerate(self.slots):
             if process is not None and not process.is_alive():
                 process.join()
+                if self.starting:  # before every worker listened: a start-up failure, which a restart will not fix
+                    self.slots[slot] = None
+                    return process.exitcode or EXIT_STARTUP
                 if not self._died(slot, process):
-                    return False
+                    return 1
+        if self.starting and all(event.is_set() for event in self.ready):
+            self.starting = False
+            if self.listening is not None:
+                self.listening()
         now = time.monotonic()
         for slot, process in enumerate(self.slots):
             if process is None and now >= self.due[slot]:
                 self._start(slot)
                 self.respawned += 1
-        return True
+        return 0
 
     def _died(self, slot: int, process: SpawnProcess) -> bool:
         self.slots[slot] = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import binascii
 from typing import Any, TypeVar
 
 from babelgate.errors import BadRequest
@@ -58,4 +59,21 @@ def items(value: list[Any], path: str) -> list[tuple[str, dict[str, Any]]]:
 def one_of(value: str, allowed: tuple[str, ...], path: str) -> str:
     if value not in allowed:
         raise BadRequest(path, f"expected one of {', '.join(allowed)}, got {value!r}")
+    return value
+
+
+_URLSAFE = str.maketrans("-_", "+/")
+
+
+def base64(value: str, path: str) -> str:
+    """`value` if it is base64 (standard or URL-safe alphabet, padding optional, as Gemini accepts)."""
+    stripped = value.rstrip("=")
+    if not stripped:
+        raise BadRequest(path, "base64 data is empty")
+    try:
+        if len(stripped) % 4 == 1:
+            raise binascii.Error("truncated")
+        binascii.a2b_base64(stripped.translate(_URLSAFE) + "=" * (-len(stripped) % 4), strict_mode=True)
+    except binascii.Error:
+        raise BadRequest(path, "is not valid base64 data") from None
     return value

@@ -7,6 +7,8 @@ from typing import Any, Literal
 import orjson
 
 from babelgate import ir
+from babelgate.dialects._check import base64
+from babelgate.errors import BadRequest
 
 
 def data_url(part: ir.MediaPart) -> str:
@@ -14,10 +16,12 @@ def data_url(part: ir.MediaPart) -> str:
     return part.url if part.url is not None else f"data:{part.media_type};base64,{part.data}"
 
 
-def parse_data_url(url: str, kind: Literal["image", "document"]) -> ir.MediaPart:
+def parse_data_url(url: str, kind: Literal["image", "document"], path: str = "") -> ir.MediaPart:
     if url.startswith("data:") and ";base64," in url:
         header, data = url[5:].split(";base64,", 1)
-        return ir.MediaPart(header or "application/octet-stream", data=data, kind=kind)
+        return ir.MediaPart(header or "application/octet-stream", data=base64(data, path), kind=kind)
+    if url.startswith("data:"):
+        raise BadRequest(path, "a data: URL must be base64 (data:<media type>;base64,<data>)")
     return ir.MediaPart("image/jpeg" if kind == "image" else "application/pdf", url=url, kind=kind)
 
 

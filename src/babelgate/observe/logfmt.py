@@ -1,7 +1,7 @@
 """`--log-format json`: one JSON object per log line, for log shippers.
 
 Fields: `ts` (ISO 8601, UTC), `level`, `logger`, `message`, and `exception` (the traceback as
-text) when there is one. The messages are the same as in text mode, which never hold a key.
+text) when there is one. The messages are the same as in text mode, with every known secret masked (babelgate/redact.py).
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ from datetime import UTC, datetime
 
 import orjson
 
+from babelgate.redact import REDACTOR
+
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
@@ -18,19 +20,8 @@ class JsonFormatter(logging.Formatter):
             "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": REDACTOR(record.getMessage()),
         }
         if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
+            entry["exception"] = REDACTOR(self.formatException(record.exc_info))
         return orjson.dumps(entry).decode()
-
-
-def configure(level: str, fmt: str) -> None:
-    handler = logging.StreamHandler()
-    if fmt == "json":
-        handler.setFormatter(JsonFormatter())
-    else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(getattr(logging, level.upper(), logging.INFO))

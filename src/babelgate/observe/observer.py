@@ -2,7 +2,7 @@
 and queued for the store's request log (written with the rest of the state at each sync).
 
 Bodies are captured per `observe.capture` (off, errors, all), capped at `capture_max_kb`, with
-every configured key and client key replaced by `[redacted]` wherever it appears.
+every secret the gateway knows masked wherever it appears (babelgate/redact.py).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 from babelgate import ir
@@ -18,16 +18,16 @@ from babelgate.config import Config
 from babelgate.observe.metrics import Metrics
 from babelgate.observe.prices import PriceTable
 from babelgate.observe.records import RequestRecord
+from babelgate.redact import REDACTOR
 from babelgate.store.base import Entry, LoggedRequest, Store
 
 RECENT = 1000  # records kept in memory for the live view
 SUBSCRIBER_QUEUE = 256  # a live view that falls this far behind misses records (it reloads from the store)
 PRUNE_EVERY = 300.0  # seconds between request-log retention passes
-REDACTED = b"[redacted]"
 
 
 class Observer:
-    def __init__(self, config: Config, cooldowns: Callable[[], list[Entry]], secrets: Iterable[str]) -> None:
+    def __init__(self, config: Config, cooldowns: Callable[[], list[Entry]]) -> None:
         observe = config.observe
         self.capture = observe.capture
         self.capture_limit = observe.capture_max_kb * 1024
@@ -37,16 +37,9 @@ class Observer:
         self.metrics = Metrics(cooldowns)
         self.recent: deque[dict[str, Any]] = deque(maxlen=RECENT)
         self.subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
-        self._secrets: list[bytes] = []
-        self.add_secrets(secrets)
         self.in_flight = 0  # requests this process is answering now
         self._pending: list[LoggedRequest] = []
         self._pruned = 0.0
-
-    def add_secrets(self, secrets: Iterable[str]) -> None:
-        """Strings never to store: keys, client keys, the admin key (the longest replaced first)."""
-        known = set(self._secrets) | {s.encode() for s in secrets if len(s) >= 8}
-        self._secrets = sorted(known, key=len, reverse=True)
 
     def begin(self) -> None:
         self.in_flight += 1
@@ -63,6 +56,9 @@ class Observer:
         if record.target:
             usage = ir.Usage(record.input_tokens, record.output_tokens, record.cache_read_tokens, record.cache_write_tokens)
             record.cost = round(self.prices.cost(record.target.split("/", 1)[-1], usage), 8)
+        record.error = REDACTOR(record.error)  # an upstream may echo a key, an address its credentials
+        for attempt in record.attempts:
+            attempt.message = REDACTOR(attempt.message)
         if self.capture == "all" or (self.capture == "errors" and record.status >= 400):
             record.request_body = self._redact(request_body)
             record.response_body = self._redact(response_body)
@@ -77,10 +73,8 @@ class Observer:
     def _redact(self, body: bytes | None) -> bytes | None:
         if body is None:
             return None
-        body = bytes(body[: self.capture_limit])
-        for secret in self._secrets:
-            body = body.replace(secret, REDACTED)
-        return body
+        text = bytes(body[: self.capture_limit]).decode("utf-8", "surrogateescape")
+        return REDACTOR(text).encode("utf-8", "surrogateescape")
 
     async def flush(self, store: Store) -> None:
         """Write the finished requests to the store's log; now and then, apply the retention limits."""

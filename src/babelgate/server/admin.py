@@ -12,9 +12,11 @@ import math
 import time
 from typing import Any
 
+import orjson
 from aiohttp import web
 
 from babelgate.observe.usage import Tally, today
+from babelgate.redact import REDACTOR
 from babelgate.server.gateway import GATEWAY, Gateway
 from babelgate.store.base import ALL_MODELS, Entry
 from babelgate.store.shared import SharedStore
@@ -120,5 +122,5 @@ def table(providers: list[dict[str, Any]]) -> str:
 async def account_limits_handler(request: web.Request) -> web.StreamResponse:
     providers = await account_limits(request.app[GATEWAY])
     if request.query.get("format") == "table":
-        return web.Response(text=table(providers), content_type="text/plain")
-    return web.json_response({"providers": providers})
+        return web.Response(text=REDACTOR(table(providers)), content_type="text/plain")
+    return web.Response(text=REDACTOR(orjson.dumps({"providers": providers}).decode()), content_type="application/json")

@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from babelgate import __version__
+from babelgate import __version__, redact
 from babelgate.call import Call
 from babelgate.config import Config
 from babelgate.dialects import anthropic, openai_chat
@@ -115,6 +115,7 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
             raise GatewayError(401, Kind.AUTHENTICATION, _key_problem(request))
         response = await handler(request)
     except GatewayError as error:
+        error.message = redact.REDACTOR(error.message)  # an upstream may echo a key, an address its credentials
         failed = error
     except web.HTTPRequestEntityTooLarge as error:
         failed = GatewayError(413, Kind.TOO_LARGE, f"request body is too large: {error.text}")
@@ -124,6 +125,8 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         failed = internal_error(request, exc)
     if failed is not None:
         response = error_writer(request.path, rid)(failed)
+    if response.status == 408:  # the client's body is still unread: this connection is done
+        response.force_close()
     call = request.get(CALL)
     elapsed = (time.perf_counter() - started) * 1000
     why = f" ({failed.message[:300]})" if failed is not None else ""
@@ -212,11 +215,27 @@ async def list_gemini_models(request: web.Request) -> web.StreamResponse:
 
 
 async def health(request: web.Request) -> web.StreamResponse:
+    """Liveness for anyone ("ok", or "degraded" while a shared store is down: still serving on local state,
+    so still 200); the version, the store and the providers only for the admin key (`server.admin_key`)."""
     gateway = request.app[GATEWAY]
-    providers = [upstream.describe() for upstream in gateway.upstreams.values()]
-    store = store_health(gateway)  # a shared store that is down: still serving (on local state), so still 200
+    store = store_health(gateway)
     status = "ok" if store["state"] == "up" else "degraded"
-    return web.json_response({"status": status, "version": __version__, "store": store, "providers": providers}, dumps=_dumps)
+    admin_key = gateway.config.server.admin_key
+    if not admin_key or not _authorized(request, [admin_key]):
+        return web.json_response({"status": status}, dumps=_dumps)
+    providers = [upstream.describe() for upstream in gateway.upstreams.values()]
+    for provider in providers:
+        if isinstance(provider.get("base_url"), str):
+            provider["base_url"] = redact.url(provider["base_url"])
+    body = {"status": status, "version": __version__, "store": store, "providers": providers}
+    return web.Response(text=redact.REDACTOR(_dumps(body)), content_type="application/json")
+
+
+async def _learn_secrets(app: web.Application) -> None:
+    """The config's secrets and every pool's keys (the store's too, loaded by now) join the redactor."""
+    gateway = app[GATEWAY]
+    redact.REDACTOR.add(redact.config_secrets(gateway.config))
+    redact.REDACTOR.add(c.key for upstream in gateway.upstreams.values() for c in upstream.credentials)
 
 
 async def root(request: web.Request) -> web.StreamResponse:
@@ -233,6 +252,7 @@ def build_app(config: Config, gateway: Gateway | None = None) -> web.Application
     app[GATEWAY] = gateway or Gateway(config)
     app.on_response_prepare.append(_tag_response)
     app.on_startup.append(lambda a: a[GATEWAY].start())
+    app.on_startup.append(_learn_secrets)
     app.on_cleanup.append(lambda a: a[GATEWAY].stop())
     router = app.router
     router.add_post("/v1/messages", messages)

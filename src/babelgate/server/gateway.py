@@ -13,6 +13,7 @@ from aiohttp import web
 from babelgate.addons.base import Addons, Context, load_addons
 from babelgate.call import Call
 from babelgate.config import Config
+from babelgate.dialects import validate
 from babelgate.errors import GatewayError
 from babelgate.observe.observer import Observer
 from babelgate.observe.usage import UsageLedger
@@ -36,13 +37,16 @@ def open_store(config: Config) -> Store:
         from babelgate.store.memory import MemoryStore
 
         return MemoryStore()
+    from babelgate.store.keys import KeyCipher
+
+    cipher = KeyCipher(config.store.key_file)
     if config.store.type == "redis":
         from babelgate.store.redis import RedisStore
 
-        return RedisStore(config.store.url, prefix=config.store.prefix, timeout=config.store.timeout)
+        return RedisStore(config.store.url, prefix=config.store.prefix, timeout=config.store.timeout, cipher=cipher)
     from babelgate.store.sqlite import SqliteStore
 
-    return SqliteStore(config.store.path)
+    return SqliteStore(config.store.path, cipher=cipher)
 
 
 def build_upstreams(config: Config) -> dict[str, Upstream]:
@@ -70,7 +74,7 @@ class Gateway:
         self.journal = Journal(self.store, self.ledger.drain)  # this process's writes, stored before the answers end
         self.router = Router(config, self.upstreams, self.book, self.pool, self.store, self.journal)
         self.addons: Addons = load_addons(config, Context(config, self.store, self.ledger, router=self.router))
-        self.observer = Observer(config, self.book.snapshot, self._secrets())
+        self.observer = Observer(config, self.book.snapshot)
         self._syncer: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()  # another instance's change to adopt: sync now rather than at the next tick
         self._reload_at = 0.0  # a shared store: when its cooldowns are next reloaded without being told
@@ -82,19 +86,14 @@ class Gateway:
             response = await self.addons.request(call)
             if response is not None:
                 return canned(response, call.request.stream)
+            validate.pairing(call.inbound.name, call.raw or {}, call.request)
             reply = await self.router.route(call)
         except GatewayError as error:
             raise self.addons.error(call, error) from None
         return await self.addons.reply(call, reply)
 
-    def _secrets(self) -> list[str]:
-        server = self.config.server
-        keys = [c.key for upstream in self.upstreams.values() for c in upstream.credentials if c.key]
-        return [*keys, *server.api_keys, *([server.admin_key] if server.admin_key else [])]
-
     async def start(self) -> None:
         await add_stored_credentials(self.upstreams, self.store)
-        self.observer.add_secrets(self._secrets())
         self.book.restore(await self.store.load_cooldowns())
         if isinstance(self.store, SharedStore):
             self.store.watch(self._changed)

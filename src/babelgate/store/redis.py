@@ -7,7 +7,7 @@ Keys, all under `store.prefix` (default `babelgate`), each bounded:
     {p}:binding:{session}  string [credential, expires], with the binding's own TTL
     {p}:usage:{day}        hash  "credential␟model␟r|i|o" → count, expiring USAGE_DAYS after the last write
     {p}:once:{id}          a replay guard of one usage write, expiring after ONCE_SECONDS
-    {p}:credentials        hash  "provider␟name" → key (added with `babelgate accounts add`)
+    {p}:credentials        hash  "provider␟name" → key (added with `babelgate accounts add`), encrypted (store/keys.py)
     {p}:reasoning:{key}    string, the signatures addon's cached reasoning state, with its own TTL
     {p}:changes            the pub/sub channel: every cooldown and binding change is published there
 
@@ -33,6 +33,7 @@ from redis.asyncio import Redis
 
 from babelgate.providers.classify import Reason
 from babelgate.store.base import Changes, Entry, LoggedRequest, RequestFilter, Usage, apply_each
+from babelgate.store.keys import KeyCipher
 from babelgate.store.memory import MemoryStore
 from babelgate.store.redis_link import RedisLink
 from babelgate.store.redis_log import RedisRequestLog
@@ -61,7 +62,16 @@ end
 
 
 class RedisStore:
-    def __init__(self, url: str, *, prefix: str = "babelgate", timeout: float = 1.0, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        prefix: str = "babelgate",
+        timeout: float = 1.0,
+        clock: Callable[[], float] = time.time,
+        cipher: KeyCipher | None = None,
+    ) -> None:
+        self.cipher = cipher or KeyCipher()  # keys added with `accounts add` are kept encrypted (store/keys.py)
         self.link = RedisLink(url, timeout)
         self.local = MemoryStore(clock)
         self._clock = clock
@@ -190,7 +200,7 @@ class RedisStore:
         await self.local.add_credential(provider, name, key)
 
         async def op(r: Redis) -> None:
-            await r.hset(self._key("credentials"), f"{provider}{SEP}{name}", key)
+            await r.hset(self._key("credentials"), f"{provider}{SEP}{name}", self.cipher.encrypt(key))
 
         await self.link.write(op)
 
@@ -206,11 +216,9 @@ class RedisStore:
     async def credentials(self) -> list[tuple[str, str, str]]:
         async def op(r: Redis) -> list[tuple[str, str, str]]:
             rows = _strings(await r.hgetall(self._key("credentials")))
-            return sorted((field.split(SEP, 1)[0], field.split(SEP, 1)[-1], key) for field, key in rows.items())
+            return sorted((field.split(SEP, 1)[0], field.split(SEP, 1)[-1], self.cipher.decrypt(key)) for field, key in rows.items())
 
         return await self.link.read(op, self.local.credentials)
-
-    # Sharing (store/shared.py) and lifecycle.
 
     # The reasoning cache (addons/signatures.py): one string key per entry, with its own TTL.
 
@@ -246,6 +254,8 @@ class RedisStore:
 
     async def prune_requests(self, older_than: float, max_bytes: int) -> None:
         await self.link.write(lambda r: self._log.prune(r, older_than, max_bytes))
+
+    # Sharing (store/shared.py) and lifecycle.
 
     def watch(self, listener: Listener) -> None:
         self._listeners.append(listener)

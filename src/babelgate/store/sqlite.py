@@ -12,12 +12,13 @@ and never blocks. WAL lets readers run beside one writer; the busy timeout makes
 another process's write instead of failing with "database is locked".
 
 Default file: `$XDG_STATE_HOME/babelgate/state.db`, i.e. `~/.local/state/babelgate/state.db`.
+The file is created 0600 (SQLite gives its -wal and -shm files the same mode), a directory it
+creates 0700; keys added with `babelgate accounts add` are stored encrypted (store/keys.py).
 """
 
 from __future__ import annotations
 
 import asyncio
-import math
 import os
 import sqlite3
 import time
@@ -26,9 +27,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from babelgate.providers.classify import Reason
 from babelgate.store import request_log
+from babelgate.store import sqlite_jobs as jobs
 from babelgate.store.base import Changes, Entry, LoggedRequest, RequestFilter, Usage
+from babelgate.store.keys import KeyCipher
 
 T = TypeVar("T")
 
@@ -75,14 +77,6 @@ CREATE TABLE IF NOT EXISTS usage (
 """
 
 
-_SAVE_COOLDOWN = "INSERT OR REPLACE INTO cooldowns VALUES (?, ?, ?, ?, ?, ?)"
-_ADD_USAGE = (
-    "INSERT INTO usage VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (day, credential, model) DO UPDATE SET "
-    "requests = requests + excluded.requests, input_tokens = input_tokens + excluded.input_tokens, "
-    "output_tokens = output_tokens + excluded.output_tokens"
-)
-
-
 def default_path() -> Path:
     state = os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state")
     return Path(state) / "babelgate" / "state.db"
@@ -95,8 +89,10 @@ class SqliteStore:
         *,
         clock: Callable[[], float] = time.time,
         busy_timeout: float = BUSY_TIMEOUT,
+        cipher: KeyCipher | None = None,
     ) -> None:
         self.path = Path(path).expanduser() if path else default_path()
+        self.cipher = cipher or KeyCipher()
         self._clock = clock
         self._conn: sqlite3.Connection | None = None
         self._closed = False
@@ -106,16 +102,16 @@ class SqliteStore:
     async def apply(self, changes: Changes) -> None:
         """Every change in one transaction: all of them reach the file, or none (and the caller
         may apply them again without counting usage twice)."""
-        await self._run(_apply, changes, self._clock())
+        await self._run(jobs.apply, changes, self._clock())
 
     # Cooldowns.
 
     async def load_cooldowns(self) -> list[Entry]:
-        rows = await self._run(_load_cooldowns, self._clock() - STALE_COOLDOWN)
-        return [entry for entry in map(_entry, rows) if entry is not None]
+        rows = await self._run(jobs.load_cooldowns, self._clock() - STALE_COOLDOWN)
+        return [entry for entry in map(jobs.entry, rows) if entry is not None]
 
     async def save_cooldown(self, entry: Entry) -> None:
-        await self._run(_execute, _SAVE_COOLDOWN, _cooldown_row(entry))
+        await self._run(_execute, jobs.SAVE_COOLDOWN, jobs.cooldown_row(entry))
 
     async def delete_cooldowns(self, credential: str, model: str | None = None) -> None:
         if model is None:
@@ -131,7 +127,7 @@ class SqliteStore:
         return str(rows[0][0]) if rows else None
 
     async def set_binding(self, session_key: str, credential: str, ttl: float) -> None:
-        await self._run(_set_binding, session_key, credential, self._clock(), ttl)
+        await self._run(jobs.set_binding, session_key, credential, self._clock(), ttl)
 
     # Cached reasoning state.
 
@@ -151,7 +147,7 @@ class SqliteStore:
     # Usage.
 
     async def add_usage(self, credential: str, model: str, day: str, requests: int, input_tokens: int, output_tokens: int) -> None:
-        await self._run(_execute, _ADD_USAGE, (day, credential, model, requests, input_tokens, output_tokens))
+        await self._run(_execute, jobs.ADD_USAGE, (day, credential, model, requests, input_tokens, output_tokens))
 
     async def usage_for_day(self, day: str) -> list[Usage]:
         rows = await self._run(
@@ -164,15 +160,14 @@ class SqliteStore:
     # Credentials added with `babelgate accounts add`.
 
     async def add_credential(self, provider: str, name: str, key: str) -> None:
-        await self._run(_execute, "INSERT OR REPLACE INTO credentials VALUES (?, ?, ?)", (provider, name, key))
+        await self._run(_add_credential, provider, name, key, self.cipher)
 
     async def remove_credential(self, provider: str, name: str) -> bool:
         rows = await self._run(_query, "DELETE FROM credentials WHERE provider = ? AND name = ? RETURNING name", (provider, name))
         return bool(rows)
 
     async def credentials(self) -> list[tuple[str, str, str]]:
-        rows = await self._run(_query, "SELECT provider, name, key FROM credentials ORDER BY provider, name", ())
-        return [(str(p), str(n), str(k)) for p, n, k in rows]
+        return await self._run(_credentials, self.cipher)
 
     # The request log (store/request_log.py).
 
@@ -208,17 +203,39 @@ class SqliteStore:
         return job(self._conn, *args)
 
     def _open(self, busy_timeout: float) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.path, timeout=busy_timeout, isolation_level=None)  # autocommit
-        _switch_to_wal(conn, busy_timeout)
-        conn.execute("PRAGMA synchronous = NORMAL")
-        conn.executescript(_SCHEMA + request_log.SCHEMA)
+        try:
+            _create_private(self.path)
+            conn = sqlite3.connect(self.path, timeout=busy_timeout, isolation_level=None)  # autocommit
+            _switch_to_wal(conn, busy_timeout)
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.executescript(_SCHEMA + request_log.SCHEMA)
+        except (OSError, sqlite3.Error) as error:
+            reason = getattr(error, "strerror", None) or str(error)
+            raise StoreUnavailable(f"store.path: cannot open the store at {self.path}: {reason}") from None
         self._conn = conn
 
     def _close_connection(self) -> None:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+
+
+class StoreUnavailable(OSError):
+    """The store file cannot be created or opened; the message names `store.path` and why."""
+
+
+def _create_private(path: Path) -> None:
+    """The store's directory (0700 when created here) and file (0600, tightened if it was looser)."""
+    for parent in (path.parent, *path.parent.parents):
+        if parent.exists() and not parent.is_dir():
+            raise NotADirectoryError(20, f"{parent} is a file, not a directory")
+    if not path.parent.is_dir():
+        path.parent.mkdir(mode=0o700, parents=True)
+    if path.is_dir():
+        raise IsADirectoryError(21, "it is a directory; store.path names the database file")
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o600)
 
 
 # Jobs: plain functions of the connection, run on the worker thread.
@@ -246,41 +263,6 @@ def _query(conn: sqlite3.Connection, sql: str, params: tuple[object, ...]) -> li
     return conn.execute(sql, params).fetchall()
 
 
-def _load_cooldowns(conn: sqlite3.Connection, stale_before: float) -> list[tuple[Any, ...]]:
-    conn.execute("DELETE FROM cooldowns WHERE until < ?", (stale_before,))
-    return conn.execute("SELECT credential, model, reason, until, strikes, last_status FROM cooldowns").fetchall()
-
-
-def _apply(conn: sqlite3.Connection, changes: Changes, now: float) -> None:
-    conn.execute("BEGIN IMMEDIATE")  # take the write lock now (waiting up to the busy timeout), not midway
-    try:
-        if changes.cleared:
-            conn.executemany("DELETE FROM cooldowns WHERE credential = ? AND model = ?", changes.cleared)
-        if changes.cooldowns:
-            conn.executemany(_SAVE_COOLDOWN, map(_cooldown_row, changes.cooldowns.values()))
-        if changes.bindings:
-            conn.execute("DELETE FROM bindings WHERE expires <= ?", (now,))
-            rows = ((session, credential, now + ttl) for session, (credential, ttl) in changes.bindings.items())
-            conn.executemany("INSERT OR REPLACE INTO bindings VALUES (?, ?, ?)", rows)
-        if changes.usage:
-            conn.executemany(_ADD_USAGE, [(day, cred, model, *counts) for (cred, model, day), counts in changes.usage.items()])
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
-
-
-def _cooldown_row(entry: Entry) -> tuple[object, ...]:
-    until = entry.until if math.isfinite(entry.until) else None
-    return (entry.credential, entry.model, entry.reason.value, until, entry.strikes, entry.last_status)
-
-
-def _set_binding(conn: sqlite3.Connection, session_key: str, credential: str, now: float, ttl: float) -> None:
-    conn.execute("DELETE FROM bindings WHERE expires <= ?", (now,))
-    conn.execute("INSERT OR REPLACE INTO bindings VALUES (?, ?, ?)", (session_key, credential, now + ttl))
-
-
 def _put_reasoning(conn: sqlite3.Connection, entries: dict[str, str], now: float, ttl: float) -> None:
     conn.execute("BEGIN IMMEDIATE")  # one transaction: the entries of one answer land together
     try:
@@ -292,10 +274,16 @@ def _put_reasoning(conn: sqlite3.Connection, entries: dict[str, str], now: float
     conn.execute("COMMIT")
 
 
-def _entry(row: tuple[Any, ...]) -> Entry | None:
-    credential, model, reason, until, strikes, last_status = row
-    try:
-        known = Reason(reason)
-    except ValueError:  # written by a newer version: ignore
-        return None
-    return Entry(credential, model, known, math.inf if until is None else until, strikes, last_status)
+def _add_credential(conn: sqlite3.Connection, provider: str, name: str, key: str, cipher: KeyCipher) -> None:
+    conn.execute("INSERT OR REPLACE INTO credentials VALUES (?, ?, ?)", (provider, name, cipher.encrypt(key)))
+
+
+def _credentials(conn: sqlite3.Connection, cipher: KeyCipher) -> list[tuple[str, str, str]]:
+    """The stored keys, decrypted; a plaintext one (an older babelgate wrote it) is encrypted in place."""
+    out = []
+    for provider, name, stored in conn.execute("SELECT provider, name, key FROM credentials ORDER BY provider, name").fetchall():
+        key = cipher.decrypt(str(stored))
+        if key == stored:
+            conn.execute("UPDATE credentials SET key = ? WHERE provider = ? AND name = ?", (cipher.encrypt(key), provider, name))
+        out.append((str(provider), str(name), key))
+    return out

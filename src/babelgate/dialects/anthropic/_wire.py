@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from babelgate import ir
-from babelgate.dialects._check import field, items, need
+from babelgate.dialects._check import base64, field, items, need
 from babelgate.errors import BadRequest, Kind
 
 ERROR_TYPES: dict[Kind, str] = {
@@ -33,7 +33,7 @@ def _media(block: dict[str, Any], path: str, kind: str) -> ir.MediaPart:
     if source_type == "base64":
         return ir.MediaPart(
             need(source, "media_type", str, where),
-            data=need(source, "data", str, where),
+            data=base64(need(source, "data", str, where), f"{where}.data"),
             kind=kind,  # type: ignore[arg-type]
         )
     if source_type == "url":

@@ -12,7 +12,7 @@ from typing import Any, Literal
 import orjson
 
 from babelgate import ir
-from babelgate.dialects._check import field, items, need, one_of
+from babelgate.dialects._check import base64, field, items, need, one_of
 from babelgate.errors import BadRequest, Kind
 from babelgate.reasoning import is_envelope, seal_part, signed_by
 
@@ -73,7 +73,11 @@ def _result_content(response: dict[str, Any], extra: list[Any], path: str) -> tu
     for where, part in items(extra, f"{path}.parts"):
         blob = _camel(need(_camel(part), "inlineData", dict, where))
         mime = need(blob, "mimeType", str, f"{where}.inlineData")
-        content.append(ir.MediaPart(mime, data=need(blob, "data", str, f"{where}.inlineData"), kind=_media_kind(mime)))
+        content.append(
+            ir.MediaPart(
+                mime, data=base64(need(blob, "data", str, f"{where}.inlineData"), f"{where}.inlineData.data"), kind=_media_kind(mime)
+            )
+        )
     return content, is_error
 
 
@@ -104,7 +108,7 @@ def _part(part: dict[str, Any], path: str, ids: _Ids, where: tuple[int, int]) ->
         blob = _camel(need(part, key, dict, path))
         mime = field(blob, "mimeType", str, f"{path}.{key}") or "application/octet-stream"
         if key == "inlineData":
-            out = [ir.MediaPart(mime, data=need(blob, "data", str, f"{path}.{key}"), kind=_media_kind(mime))]
+            out = [ir.MediaPart(mime, data=base64(need(blob, "data", str, f"{path}.{key}"), f"{path}.{key}.data"), kind=_media_kind(mime))]
         else:
             out = [ir.MediaPart(mime, url=need(blob, "fileUri", str, f"{path}.{key}"), kind=_media_kind(mime))]
     elif "executableCode" in part:

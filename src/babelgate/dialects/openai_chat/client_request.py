@@ -33,13 +33,13 @@ def _user_parts(content: Any, path: str) -> list[ir.Part]:
             url = image.get("url") if isinstance(image, dict) else image
             if not isinstance(url, str):
                 raise BadRequest(f"{where}.image_url.url", "field required")
-            parts.append(parse_data_url(url, "image"))
+            parts.append(parse_data_url(url, "image", f"{where}.image_url.url"))
         elif kind == "file":
             file = need(item, "file", dict, where)
             data = field(file, "file_data", str, f"{where}.file")
             if data is None:
                 raise BadRequest(f"{where}.file.file_data", "only inline file_data is supported, not file_id")
-            parts.append(parse_data_url(data, "document"))
+            parts.append(parse_data_url(data, "document", f"{where}.file.file_data"))
         else:
             raise BadRequest(f"{where}.type", f"unsupported content part type {kind!r}")
     return parts
@@ -124,6 +124,11 @@ def _response_format(body: dict[str, Any]) -> tuple[dict[str, Any] | None, bool]
     return None, kind == "json_object"
 
 
+def _max_tokens(body: dict[str, Any]) -> int | None:
+    value = field(body, "max_completion_tokens", int, "")
+    return field(body, "max_tokens", int, "") if value is None else value
+
+
 def parse_request(body: dict[str, Any], model: str | None = None, stream: bool | None = None) -> ir.Request:
     n = field(body, "n", int, "")
     if n is not None and n > 1:
@@ -142,7 +147,7 @@ def parse_request(body: dict[str, Any], model: str | None = None, stream: bool |
         tools=_tools(body),
         tool_choice=_tool_choice(body.get("tool_choice")),
         parallel_tool_calls=field(body, "parallel_tool_calls", bool, ""),
-        max_tokens=field(body, "max_completion_tokens", int, "") or field(body, "max_tokens", int, ""),
+        max_tokens=_max_tokens(body),
         temperature=field(body, "temperature", float, ""),
         top_p=field(body, "top_p", float, ""),
         stop=[stop] if isinstance(stop, str) else list(stop or []),

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from babelgate import ir
-from babelgate.dialects._check import field, items, need, one_of
+from babelgate.dialects._check import base64, field, items, need, one_of
 from babelgate.dialects.openai_responses._wire import FAMILY, _reasoning_text
 from babelgate.dialects.parts import load_arguments, parse_data_url
 from babelgate.errors import BadRequest
@@ -24,13 +24,15 @@ def _media(item: dict[str, Any], path: str, kind: str) -> ir.MediaPart:
     if field(item, "file_id", str, path) is not None:
         raise BadRequest(f"{path}.file_id", "file ids need OpenAI's Files API; send the content inline or by URL")
     if kind == "image":
-        return parse_data_url(need(item, "image_url", str, path), "image")
+        return parse_data_url(need(item, "image_url", str, path), "image", f"{path}.image_url")
     data = field(item, "file_data", str, path)
     if data is not None:
         if data.startswith("data:"):
-            return parse_data_url(data, "document")
+            return parse_data_url(data, "document", f"{path}.file_data")
         filename = field(item, "filename", str, path) or ""
-        return ir.MediaPart("text/plain" if filename.endswith(".txt") else "application/pdf", data=data, kind="document")
+        return ir.MediaPart(
+            "text/plain" if filename.endswith(".txt") else "application/pdf", data=base64(data, f"{path}.file_data"), kind="document"
+        )
     return ir.MediaPart("application/pdf", url=need(item, "file_url", str, path), kind="document")
 
 

@@ -1,0 +1,27 @@
+"""The config's `server:` section: where the gateway listens, who may use it, and how long clients may take."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from babelgate.config_base import Strict as _Strict
+
+DEFAULT_PORT = 8318
+
+
+class ClientTimeouts(_Strict):
+    """Seconds a client has to send a request's head (request line and headers), then its body: else a 408."""
+
+    headers: float = Field(default=10.0, gt=0)
+    body: float = Field(default=30.0, gt=0)
+
+
+class ServerConfig(_Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(default=DEFAULT_PORT, ge=0, le=65535)
+    api_keys: list[str] = Field(default_factory=list)
+    admin_key: str | None = None
+    metrics_token: str | None = None  # opens /metrics alone (for a Prometheus scraper), beside the admin key
+    max_body_mb: float = Field(default=64.0, gt=0)
+    allow_public: bool = False  # a non-loopback host without api_keys is refused unless true (or --allow-public)
+    client_timeouts: ClientTimeouts = Field(default_factory=ClientTimeouts)
