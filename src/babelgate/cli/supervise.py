@@ -2,7 +2,8 @@
 
 - Start-up: each worker sets its `ready` event once it listens; when all have, `listening` is called
   (it prints "listening on"). A worker that exits before then stops them all, and the supervisor
-  exits with that worker's status (2 for a start-up failure: cli/run.py).
+  exits with that worker's status (2 for a start-up failure: cli/run.py); one killed by a signal
+  meanwhile is replaced, as later.
 - After that, a worker that dies (killed, crashed) while the supervisor runs is replaced at once; one that keeps
   dying within `QUICK_DEATH` seconds of its start is replaced after a doubling pause (up to
   `MAX_PAUSE`), and after `GIVE_UP` such deaths in a row the supervisor stops everything and exits 1
@@ -132,7 +133,7 @@ class Supervisor:
         for slot, process in enumerate(self.slots):
             if process is not None and not process.is_alive():
                 process.join()
-                if self.starting:  # before every worker listened: a start-up failure, which a restart will not fix
+                if self.starting and (process.exitcode or 0) >= 0:  # it gave up before listening: a restart will not fix that
                     self.slots[slot] = None
                     return process.exitcode or EXIT_STARTUP
                 if not self._died(slot, process):
