@@ -14,7 +14,7 @@ NODE_STAMP := $(NODE_DIR)/.installed-$(CLAUDE_CODE_VERSION)-$(CODEX_VERSION)-$(G
 # llama-cpp-python has no wheel: pip compiles it once and keeps the wheel in its cache.
 export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF
 
-.PHONY: run test lint typecheck bench install dev node-clients system-packages clean
+.PHONY: run test lint typecheck bench install dev node-clients system-packages clean config-docs
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -64,6 +64,10 @@ test: dev node-clients system-packages lint typecheck
 
 bench: dev node-clients system-packages
 	$(BIN)/python -m bench.run
+
+# docs/configuration.md's key tables and docs/config.schema.json, from the config models and config_help.yaml.
+config-docs: dev
+	$(BIN)/python -m babelgate.cli.config_docs
 
 clean:
 	rm -rf $(VENV) .cache .pytest_cache .mypy_cache .ruff_cache

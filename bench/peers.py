@@ -115,7 +115,8 @@ class LiteLLM:
         argv = [str(litellm), "--config", str(path), "--host", "127.0.0.1", "--port", str(port), "--telemetry", "False"]
         proc = procs.spawn(self.key, argv, work / "server.log", env=env, cwd=work)
         headers = {**ANTHROPIC_HEADERS, "Authorization": f"Bearer {master}"}
-        running = Running(self.key, f"http://127.0.0.1:{port}", headers, proc)
+        openai = {"Content-Type": "application/json", "Authorization": f"Bearer {master}"}
+        running = Running(self.key, f"http://127.0.0.1:{port}", headers, proc, openai_headers=openai)
         try:
             procs.wait_http(f"{running.url}/health/liveliness", proc, timeout=180)
         except BaseException:
@@ -131,7 +132,7 @@ class LiteLLM:
 class ClaudeCodeRouter:
     key: str = "ccr"
     label: str = f"claude-code-router {CCR_VERSION}"
-    only: tuple[str, ...] = ()
+    only: tuple[str, ...] = ("small", "stream", "claude-code", "held-streams")  # it has no OpenAI-in endpoint
 
     def start(self, work: Path, upstream_port: int, models: list[str]) -> Running:
         cli = ensure_ccr()

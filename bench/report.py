@@ -326,9 +326,9 @@ def _experiments_section(table: dict[str, Any]) -> str:
 
 
 def _goals(results: dict[str, Any]) -> str:
-    from bench import goals
+    from bench import goals, goals_speed
 
-    return _table(["target (from the issue)", "measured", "met"], goals.evaluate(results))
+    return _table(["target (from the issues)", "measured", "met"], goals.evaluate(results) + goals_speed.evaluate(results))
 
 
 def _machine(meta: dict[str, Any], results: dict[str, Any]) -> str:
@@ -376,6 +376,12 @@ upstream's Anthropic endpoint: the floor every "added" column subtracts. babelga
 `babelgate serve --config F --port P [--workers N]` with its default log level; LiteLLM with
 `use_chat_completions_url_for_anthropic_messages`, `num_retries: 0`, `disable_cooldowns`;
 claude-code-router with `LOG: false` and the model named `fake,<model>` so its router takes it as is.
+Scenarios 7 and 8 send OpenAI chat `POST /v1/chat/completions` requests instead (TTFT: the first
+`"tok` text chunk) and add the peers without an Anthropic endpoint for an OpenAI upstream: TensorZero
+(its PyPI wheel's gateway, started in-process, observability off, model `tensorzero::model_name::NAME`
+on `/openai/v1/chat/completions`) and Portkey (`start-server.js --headless`, the upstream named by its
+`x-portkey-provider` / `x-portkey-custom-host` headers, bound to 127.0.0.1 by a preloaded `listen`
+wrapper, `bench/peer_files/loopback.cjs`); **direct** there is the fake's own chat endpoint.
 Timed loads run a warmup, then the measured window; requests during the warmup are not counted.
 CPU µs/req is the target's user+system time over the whole load (warmup included, read from /proc
 for the process and its children) divided by the requests it served. Memory is VmRSS from /proc,
@@ -410,6 +416,8 @@ def render(results: dict[str, Any]) -> str:
         ("2. 200-chunk stream (5 ms between chunks), concurrency 64", "stream", _stream_table),
         ("3. Real Claude Code requests (~50 KB), Anthropic → OpenAI", "claude-code", None),
         ("4. Concurrent slow streams held open (one chunk a second)", "held-streams", _held_table),
+        ("7. Small non-streaming request, OpenAI chat in → OpenAI chat out", "openai-small", _latency_table),
+        ("8. Streams, OpenAI chat in → OpenAI chat out", "openai-stream", _stream_table),
     ]
     for title, key, table in sections:
         out += ["", f"## {title}", ""]

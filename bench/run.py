@@ -1,8 +1,8 @@
 """`python -m bench.run [--quick] [--only SCENARIO ...] [--targets ...]`: run the benchmarks, write the report.
 
 Every scenario runs against every target in the same invocation: straight to the fake
-upstream (the floor), babelgate with one worker and with `--workers N`, the LiteLLM
-proxy and claude-code-router. Results go to bench/results/latest.json and
+upstream (the floor), babelgate with one worker and with `--workers N`, TensorZero and
+Portkey (the OpenAI-in scenarios), the LiteLLM proxy and claude-code-router. Results go to bench/results/latest.json and
 docs/BENCHMARKS.md; a run limited with `--only` or `--targets` replaces just its own
 part of the previous results.
 """
@@ -25,18 +25,19 @@ from tests.support import captures
 
 from bench import experiments, machine, procs, profile, report, scenarios
 from bench.peers import CACHE, ClaudeCodeRouter, LiteLLM, PeerUnavailable, ensure_litellm
+from bench.peers_openai import Portkey, TensorZero
 from bench.targets import Babelgate, Direct, RefProxy, Running, Target, Upstream
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results" / "latest.json"
 DOC = REPO / "docs" / "BENCHMARKS.md"
-TARGET_KEYS = ("direct", "babelgate", "babelgate-workers", "litellm", "ccr", "aiohttp-relay")
+TARGET_KEYS = ("direct", "babelgate", "babelgate-workers", "tensorzero", "portkey", "litellm", "ccr", "aiohttp-relay")
 
 
 def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="short durations, 200 held streams for 5 s (a smoke run)")
-    parser.add_argument("--only", action="append", default=[], help=f"scenario(s) to run: {', '.join(scenarios.ALL)} or 1-6; repeatable")
+    parser.add_argument("--only", action="append", default=[], help=f"scenario(s) to run: {', '.join(scenarios.ALL)} or 1-8; repeatable")
     parser.add_argument("--targets", default=",".join(TARGET_KEYS), help=f"comma-separated subset of {', '.join(TARGET_KEYS)}")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2, help="worker count for the multi-worker babelgate run")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder with configs and server logs")
@@ -50,7 +51,7 @@ def _selected(only: list[str]) -> list[str]:
     names = [scenarios.ALIASES.get(n.strip(), n.strip()) for item in only for n in item.split(",") if n.strip()]
     unknown = [n for n in names if n not in scenarios.ALL]
     if unknown:
-        raise SystemExit(f"unknown scenario(s) {', '.join(unknown)}; choose from {', '.join(scenarios.ALL)} or 1-6")
+        raise SystemExit(f"unknown scenario(s) {', '.join(unknown)}; choose from {', '.join(scenarios.ALL)} or 1-8")
     return names
 
 
@@ -59,6 +60,8 @@ def _targets(keys: str, workers: int, baseline: str | None = None) -> list[Targe
         "direct": Direct(),
         "babelgate": Babelgate(),
         "babelgate-workers": Babelgate.with_workers(workers),
+        "tensorzero": TensorZero(),
+        "portkey": Portkey(),
         "litellm": LiteLLM(),
         "ccr": ClaudeCodeRouter(),
         "aiohttp-relay": RefProxy(),
@@ -111,6 +114,9 @@ def _run_target(
     results: dict[str, Any],
     quiet: procs.Quiet,
 ) -> None:
+    mine = [s for s in scenarios.LOAD_SCENARIOS if s in selected and (not target.only or s in target.only)]
+    if not mine and "idle" not in selected:
+        return
     print(f"== {target.label}", flush=True)
     try:
         running = target.start(work, upstream.port, scenarios.models(settings))
@@ -124,7 +130,7 @@ def _run_target(
         if "idle" in selected:
             results["scenarios"].setdefault("idle", {})[target.key] = scenarios.idle_memory(running)
         scenarios.prime(running)
-        for scenario in (s for s in scenarios.LOAD_SCENARIOS if s in selected and (not target.only or s in target.only)):
+        for scenario in mine:
             for load in scenarios.loads(scenario, settings):
                 started = time.monotonic()
                 outcome = _measured(running, upstream, load, settings, work, quiet)

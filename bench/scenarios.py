@@ -1,7 +1,9 @@
 """The load scenarios and how one of them is run against one started target.
 
 Scenario keys (numbers as in the issue): 1 `small`, 2 `stream`, 3 `claude-code`,
-4 `held-streams`, 5 `translate` (no server, see bench.translate), 6 `idle`.
+4 `held-streams`, 5 `translate` (no server, see bench.translate), 6 `idle`; and the OpenAI-in
+ones, 7 `openai-small` and 8 `openai-stream` (OpenAI chat in → OpenAI chat out, where TensorZero
+and Portkey take part: they have no Anthropic endpoint for an OpenAI upstream).
 """
 
 from __future__ import annotations
@@ -24,10 +26,23 @@ from typing import Any
 from bench import fixtures, procs
 from bench.targets import Running
 
-ALIASES = {"1": "small", "2": "stream", "3": "claude-code", "4": "held-streams", "5": "translate", "6": "idle"}
-LOAD_SCENARIOS = ("small", "stream", "claude-code", "held-streams")
+ALIASES = {
+    "1": "small",
+    "2": "stream",
+    "3": "claude-code",
+    "4": "held-streams",
+    "5": "translate",
+    "6": "idle",
+    "7": "openai-small",
+    "8": "openai-stream",
+}
+OPENAI_SCENARIOS = ("openai-small", "openai-stream")
+LOAD_SCENARIOS = ("small", "stream", "claude-code", "held-streams", *OPENAI_SCENARIOS)
 ALL = ("idle", *LOAD_SCENARIOS, "translate", "profile", "experiments")
 SMALL_BODY = {"model": "", "max_tokens": 64, "messages": [{"role": "user", "content": "Say hello."}]}
+# What the load generator looks for in an OpenAI answer: the fake's text tokens are `tok<n> `, so `"tok`
+# is the first content (the role chunk before it has an empty content), `[DONE]` the end of a stream.
+OPENAI_MARKERS = {"ttft_marker": '"tok', "done_marker": "[DONE]"}
 
 
 @dataclass(frozen=True)
@@ -60,6 +75,7 @@ class Load:
     fixed: int | None = None  # this many requests at once instead of a timed loop
     ramp: float = 0.0
     rate: float | None = None  # offered req/s (open loop, at most `concurrency` in flight)
+    openai: bool = False  # OpenAI chat in (the target's chat completions endpoint), else Anthropic Messages
 
 
 PACED_RATE = 300.0  # below every target's capacity but LiteLLM's: added latency without queueing
@@ -73,7 +89,7 @@ def loads(scenario: str, settings: Settings) -> list[Load]:
             Load("c64", 64, False, "bench-fast"),
             Load(f"c64 paced {PACED_RATE:.0f}/s", 64, False, "bench-fast", rate=PACED_RATE),
         ],
-        "stream": [Load("c64", 64, True, "bench-200x5")],
+        "stream": [Load("c64", 64, True, "bench-200x5"), Load("c1 (20 chunks)", 1, True, "bench-20x5")],
         "claude-code": [
             Load("json c1", 1, False, "bench-20x0", fixtures=True),
             Load("json c16", 16, False, "bench-20x0", fixtures=True),
@@ -81,6 +97,12 @@ def loads(scenario: str, settings: Settings) -> list[Load]:
         ],
         "held-streams": [
             Load("held", settings.held_streams, True, held_model, fixed=settings.held_streams, ramp=min(5.0, settings.held_seconds / 3))
+        ],
+        "openai-small": [Load("c1", 1, False, "bench-fast", openai=True), Load("c64", 64, False, "bench-fast", openai=True)],
+        "openai-stream": [
+            Load("c64 (20 chunks)", 64, True, "bench-20x0", openai=True),
+            Load("c1 (20 chunks, 5 ms apart)", 1, True, "bench-20x5", openai=True),
+            Load("c64 (20 chunks, 5 ms apart)", 64, True, "bench-20x5", openai=True),
         ],
     }
     return table[scenario]
@@ -98,17 +120,21 @@ def models(settings: Settings) -> list[str]:
 
 def plan(running: Running, load: Load, settings: Settings) -> dict[str, Any]:
     headers = dict(running.headers)
-    path = "/v1/messages"
+    url = running.url + "/v1/messages"
+    markers = {"ttft_marker": "content_block_delta", "done_marker": "message_stop" if load.stream else "end_turn"}
+    if load.openai:
+        headers, url = dict(running.openai_headers), running.chat_url()
+        markers = {**OPENAI_MARKERS, "done_marker": OPENAI_MARKERS["done_marker"] if load.stream else "stop"}
     if load.fixtures:
         captured = fixtures.claude_code()
         bodies = [fixtures.with_model(f, running.model(load.model), load.stream) for f in captured]
         headers = {**captured[0].headers, **headers}
-        path = captured[0].path
+        url = running.url + captured[0].path
     else:
         bodies = [{**SMALL_BODY, "model": running.model(load.model), "stream": load.stream}]
     timed = load.fixed is None
     return {
-        "url": running.url + path,
+        "url": url,
         "bodies": bodies,
         "headers": headers,
         "concurrency": load.concurrency,
@@ -116,8 +142,7 @@ def plan(running: Running, load: Load, settings: Settings) -> dict[str, Any]:
         "warmup": settings.warmup if timed else 0.0,
         "requests": load.fixed,
         "stream": load.stream,
-        "ttft_marker": "content_block_delta",
-        "done_marker": "message_stop" if load.stream else "end_turn",
+        **markers,
         "timeout": 60.0 if timed else settings.held_seconds * 3 + 30,
         "ramp": load.ramp,
         "rate": load.rate,
@@ -153,10 +178,11 @@ def run_load(running: Running, upstream: procs.Proc, load: Load, settings: Setti
 
 def prime(running: Running, count: int = 3) -> None:
     """A few requests of each kind before any measurement: lazy imports and first-call caches warm up here."""
-    for stream in (False, True):
+    endpoints = [(running.url + "/v1/messages", running.headers), (running.chat_url(), running.openai_headers)]
+    for (url, headers), stream in [(e, s) for e in endpoints for s in (False, True)]:
         body = json.dumps({**SMALL_BODY, "model": running.model("bench-20x0"), "stream": stream}).encode()
         for _ in range(count):
-            request = urllib.request.Request(running.url + "/v1/messages", data=body, headers=running.headers, method="POST")
+            request = urllib.request.Request(url, data=body, headers=headers, method="POST")
             try:
                 with urllib.request.urlopen(request, timeout=60) as response:
                     response.read()

@@ -1,6 +1,7 @@
 """What the load is sent to: the upstream itself (the floor) and babelgate with 1 or N workers.
 
-The peers (LiteLLM, claude-code-router) live in `bench.peers` and follow the same shape.
+The peers (LiteLLM, claude-code-router in `bench.peers`; TensorZero, Portkey in `bench.peers_openai`)
+follow the same shape.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from bench import procs
 UPSTREAM_KEY = "sk-bench-upstream"
 CLIENT_KEY = "sk-bench-client"
 ANTHROPIC_HEADERS = {"Content-Type": "application/json", "anthropic-version": "2023-06-01"}
+OPENAI_HEADERS = {"Content-Type": "application/json", "Authorization": f"Bearer {CLIENT_KEY}"}
 
 
 @dataclass
@@ -31,9 +33,14 @@ class Running:
     proc: procs.Proc | None = None  # None when the bench did not start it (direct)
     model_prefix: str = ""
     extra: list[procs.Proc] = field(default_factory=list)
+    openai_url: str = ""  # its OpenAI chat completions endpoint (the OpenAI-in scenarios); default url + /v1/chat/completions
+    openai_headers: dict[str, str] = field(default_factory=lambda: dict(OPENAI_HEADERS))
 
     def model(self, name: str) -> str:
         return self.model_prefix + name
+
+    def chat_url(self) -> str:
+        return self.openai_url or self.url + "/v1/chat/completions"
 
     @property
     def pid(self) -> int | None:
@@ -78,7 +85,9 @@ class Direct:
     only: tuple[str, ...] = ()
 
     def start(self, work: Path, upstream_port: int, models: list[str]) -> Running:
-        return Running(self.key, f"http://127.0.0.1:{upstream_port}", {**ANTHROPIC_HEADERS, "x-api-key": UPSTREAM_KEY})
+        url = f"http://127.0.0.1:{upstream_port}"
+        openai = {**OPENAI_HEADERS, "Authorization": f"Bearer {UPSTREAM_KEY}"}
+        return Running(self.key, url, {**ANTHROPIC_HEADERS, "x-api-key": UPSTREAM_KEY}, openai_headers=openai)
 
     def version(self) -> str:
         return "bench.upstream"
@@ -158,7 +167,7 @@ class RefProxy:
 
     key: str = "aiohttp-relay"
     label: str = "bare aiohttp relay (reference)"
-    only: tuple[str, ...] = ("small", "stream")
+    only: tuple[str, ...] = ("small", "stream")  # it relays to the Anthropic endpoint only
 
     def start(self, work: Path, upstream_port: int, models: list[str]) -> Running:
         port = procs.free_port()

@@ -25,6 +25,7 @@ class Call:
     notes: dict[str, Any] = field(default_factory=dict)  # scratch space for addons, keyed by addon name
     reply_headers: dict[str, str] = field(default_factory=dict)  # headers an addon adds to the client's reply
     answered_by: str = ""  # the addon that answered without an upstream, for the log line
-    first_byte: float | None = None  # perf_counter time of the first streamed byte to the client
+    first_byte: float | None = None  # perf_counter time of the first streamed content to the client
+    continued: bool = False  # another upstream continues the stream a failed one opened: rendered from then on
     usage: ir.Usage | None = None  # the final usage, as the client was told it
     transcript: bytearray | None = None  # what was streamed to the client, kept when observe.capture asks

@@ -28,7 +28,6 @@ from __future__ import annotations
 import datetime
 import hashlib
 import json
-import socket
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,7 +36,7 @@ from xml.sax.saxutils import escape
 
 from aiohttp import web
 
-from babelgate.server.app import ACCEPT_BACKLOG
+from tests.fakes.serving import serve_loopback
 
 ACCOUNT = "123456789012"
 ROLE_NAME = "bedrock-invoker"
@@ -112,12 +111,7 @@ class FakeAwsIdentity:
         app.router.add_get("/latest/meta-data/iam/security-credentials/{role}", self._imds_credentials)
         app.router.add_post("/", self._sts)
         app.router.add_get("/federation/credentials", self._sso)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
-        self.port = sock.getsockname()[1]
-        await web.SockSite(self._runner, sock, backlog=ACCEPT_BACKLOG).start()
+        self._runner, self.port = await serve_loopback(app)
         return self
 
     async def stop(self) -> None:

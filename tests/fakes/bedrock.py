@@ -24,7 +24,6 @@ from __future__ import annotations
 import hmac
 import itertools
 import re
-import socket
 import time
 from calendar import timegm
 from collections.abc import Callable
@@ -38,8 +37,8 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import ReadOnlyCredentials
 
-from babelgate.server.app import ACCEPT_BACKLOG
 from tests.fakes import bedrock_wire as wire
+from tests.fakes.serving import serve_loopback
 
 SIGNATURE_MISMATCH = (
     "The request signature we calculated does not match the signature you provided. "
@@ -109,12 +108,7 @@ class FakeBedrock:
     async def start(self) -> FakeBedrock:
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
-        self.port = sock.getsockname()[1]
-        await web.SockSite(self._runner, sock, backlog=ACCEPT_BACKLOG).start()
+        self._runner, self.port = await serve_loopback(app)
         return self
 
     async def stop(self) -> None:

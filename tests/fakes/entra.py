@@ -16,14 +16,13 @@ from __future__ import annotations
 import base64
 import json
 import secrets
-import socket
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
 
-from babelgate.server.app import ACCEPT_BACKLOG
+from tests.fakes.serving import serve_loopback
 
 API_VERSION = "2019-08-01"
 CLIENT_ID = "5a2f1c7e-0b9d-4e61-9a0c-3d8b7f6e2a11"
@@ -65,12 +64,7 @@ class FakeManagedIdentity:
     async def start(self) -> FakeManagedIdentity:
         app = web.Application()
         app.router.add_get("/msi/token", self._token)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
-        self.port = sock.getsockname()[1]
-        await web.SockSite(self._runner, sock, backlog=ACCEPT_BACKLOG).start()
+        self._runner, self.port = await serve_loopback(app)
         return self
 
     async def stop(self) -> None:

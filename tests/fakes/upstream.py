@@ -9,7 +9,6 @@ tests/fakes/openai_wire.py and friends produce them.
 from __future__ import annotations
 
 import asyncio
-import socket
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,7 +17,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from babelgate.server.app import ACCEPT_BACKLOG
+from tests.fakes.serving import serve_loopback
 
 
 @dataclass
@@ -66,14 +65,7 @@ class FakeUpstream:
     async def start(self) -> FakeUpstream:
         app = web.Application(client_max_size=256 * 1024 * 1024)
         app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
-        await self._runner.setup()
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.port = sock.getsockname()[1]
-        site = web.SockSite(self._runner, sock, ssl_context=self.ssl_context, backlog=ACCEPT_BACKLOG)
-        await site.start()
+        self._runner, self.port = await serve_loopback(app, self.ssl_context, handler_cancellation=True)
         return self
 
     async def stop(self) -> None:

@@ -65,12 +65,12 @@ class ClaudeTui:
     def pane(self) -> str:
         return self._tmux("capture-pane", "-p", "-t", "tui", "-S", "-200")
 
-    def wait_for(self, marker: str, timeout: float = 60) -> str:
-        """The pane once it shows `marker`; TimeoutError with the pane's text if it does not within `timeout`."""
+    def wait_for(self, marker: str, timeout: float = 60, count: int = 1) -> str:
+        """The pane once it shows `marker` (`count` times); TimeoutError with the pane's text if it does not within `timeout`."""
         deadline = time.monotonic() + timeout
         while True:
             pane = self.pane()
-            if marker in pane:
+            if pane.count(marker) >= count:
                 return pane
             dead, _, status = self._tmux("display-message", "-p", "-t", "tui", "#{pane_dead} #{pane_dead_status}").strip().partition(" ")
             if dead == "1":
@@ -84,6 +84,10 @@ class ClaudeTui:
         self._tmux("send-keys", "-t", "tui", "-l", text)
         self.wait_for(text)
         self._tmux("send-keys", "-t", "tui", "Enter")
+
+    def press(self, key: str) -> None:
+        """One key, by tmux's name for it (Enter, Escape, Down)."""
+        self._tmux("send-keys", "-t", "tui", key)
 
     def _home(self, root: Path) -> Path:
         home = root / "home"

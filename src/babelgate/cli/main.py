@@ -10,10 +10,13 @@ from pathlib import Path
 
 import typer
 
+from babelgate import __version__
 from babelgate import config as config_module
 from babelgate.cli import accounts, claude, logs
+from babelgate.cli.init import init
 from babelgate.cli.load import console, load_config
 from babelgate.cli.run import EXIT_STARTUP, StartupError, WorkerOptions, check_exposure, configure_logging, run_worker
+from babelgate.cli.schema import config_schema
 from babelgate.cli.usage import usage
 from babelgate.config import Config, ConfigError
 from babelgate.routing.models import ModelResolver
@@ -23,6 +26,21 @@ app.add_typer(accounts.app, name="accounts")
 app.add_typer(logs.app, name="logs")
 app.command("usage")(usage)
 app.add_typer(claude.app, name="claude-code")
+app.command("init")(init)
+app.command("config-schema")(config_schema)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"babelgate {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
+) -> None:
+    """babelgate: any AI client, any model, one port."""
 
 
 @app.command("claude", context_settings=claude.PASSTHROUGH, add_help_option=False)

@@ -1,8 +1,10 @@
 """Reading an upstream stream: bytes, cut into frames by the provider's framing, parsed into ir events.
 
-`prime()` reads up to the first real event, so a stream that fails before any output raises a
-classified error while the attempt loop can still fail over (the caller's `first_byte` deadline
-bounds it). After that, `chunks()` yields the upstream's bytes with their events, keeping to the
+`prime()` reads up to the first event (the stream's opening, such as Anthropic's `message_start`, or
+its first content), so a stream that fails before it raises a classified error while the attempt
+loop can still fail over (the caller's `first_byte` deadline bounds it). The opening goes to the
+client at once; until the first content event the attempt loop can still hand the client's stream
+to another upstream (routing/opening.py). After that, `chunks()` yields the upstream's bytes with their events, keeping to the
 exchange's `Clock`: no silence longer than `timeouts.idle`, done by `timeouts.total`. A broken
 connection, a limit reached or an unreadable frame becomes one `StreamError` (on a chunk of empty
 bytes: the gateway's own words) and reading stops.
@@ -72,11 +74,11 @@ class StreamReader:
         self.ended: Callable[[str | None], None] = _ignore
 
     async def prime(self) -> list[Chunk]:
-        """Everything up to and including the first event that is not a `Start`.
+        """Everything up to and including the chunk with the first event (an opening `Start` is one).
 
         Raises `TimeoutError` or `aiohttp.ClientError` when the connection fails first."""
         head: list[Chunk] = []
-        while not self._ended and not any(not isinstance(e, ir.Start) for _, events in head for e in events):
+        while not self._ended and not any(events for _, events in head):
             raw = await self._source.readany()
             if not raw:
                 self._ended = True

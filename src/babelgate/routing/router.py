@@ -3,8 +3,9 @@
 A retryable upstream failure records a cooldown for (credential, model) and moves on to the
 next credential, then the next target of the fallback chain. When every candidate is cooling
 and the earliest reset is within `routing.max_wait`, the loop waits for it. The loop ends with
-the first `Reply`: an upstream stream is primed to its first event before it counts, and once
-the server has relayed a byte there is no failover, so output is never duplicated. A served
+the first `Reply`: an upstream stream is primed to its first event before it counts, and its
+opening goes to the client at once; until its first content event the loop's later candidates may
+continue it (routing/opening.py), and after that there is no failover, so output is never duplicated. A served
 stream reports how it ended (`stream_ended`): a break counts against the credential, and enough
 instabilities in a row bench it (`unstable`, routing/cooldown.py).
 
@@ -19,11 +20,12 @@ No HTTP here: upstreams are `providers.base.Upstream` objects, so a fake one tes
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncGenerator, Mapping
 
 from babelgate import ir
 from babelgate.call import Call
@@ -32,6 +34,7 @@ from babelgate.config import Config
 from babelgate.config_routing import Strategy
 from babelgate.errors import UpstreamError
 from babelgate.providers.base import Attempt, Credential, Reply, Upstream
+from babelgate.routing import opening
 from babelgate.routing.cooldown import CooldownBook
 from babelgate.routing.exhausted import exhausted_error
 from babelgate.routing.models import ModelResolver, Target
@@ -81,7 +84,17 @@ class Router:
         return planned
 
     async def route(self, call: Call) -> Reply:
-        """The first reply any candidate gives; `call.served` says which attempt it was."""
+        """The first reply any candidate gives; `call.served` says which attempt it was. A stream's
+        later candidates stay at hand: they may continue it until its first content (routing/opening.py)."""
+        replies = self._replies(call)
+        reply = await anext(replies)
+        if reply.chunks is None:
+            await replies.aclose()
+            return reply
+        return opening.continued(self, call, reply, replies)
+
+    async def _replies(self, call: Call) -> AsyncGenerator[Reply]:
+        """Every candidate's reply in turn, as long as the caller asks for another; then the error."""
         targets, variant = self.plan(call)
         if variant is not None:
             call.request = dataclasses.replace(call.request, reasoning=variant)
@@ -90,9 +103,9 @@ class Router:
         deadline = time.time() + self.config.routing.max_wait
         for _ in range(WAITS_PER_REQUEST + 1):
             for target in targets:
-                reply = await self._try_target(call, target)
-                if reply is not None:
-                    return reply
+                async with contextlib.aclosing(self._try_target(call, target)) as replies:
+                    async for reply in replies:
+                        yield reply
             wait = self._wait_time(targets, deadline)
             if wait is None:
                 break
@@ -100,7 +113,7 @@ class Router:
             await asyncio.sleep(wait)
         raise exhausted_error(call, targets, self.upstreams, self.book, self.last_error, self.config.routing.max_wait)
 
-    async def _try_target(self, call: Call, target: Target) -> Reply | None:
+    async def _try_target(self, call: Call, target: Target) -> AsyncGenerator[Reply]:
         upstream = self.upstreams[target.provider]
         if call.session and self.pool.binding(call.session) is None:
             bound = await self.store.get_binding(call.session)
@@ -120,8 +133,9 @@ class Router:
                 continue
             if self._served(call, attempt, finished=reply.chunks is None):
                 await self.journal.durable()
-            return reply
-        return None
+            yield reply
+            # Asked for another: that stream failed before its content (routing/opening.py), and its cooldown is stored first.
+            await self.journal.durable()
 
     def _attempt(self, call: Call, target: Target, upstream: Upstream, credential: Credential) -> Attempt:
         request = self._capped(call.request, target, upstream)

@@ -3,7 +3,10 @@
 Every event goes through the addons' `event` hook (every whole response through `response`)
 before it is rendered. On the same-dialect path the upstream's bytes go out untouched; only
 what the gateway says itself (a chunk of empty bytes, such as the error for a stream that
-broke after the first byte) is rendered, as the dialect's own error event.
+broke after the first byte) is rendered, as the dialect's own error event. The response headers
+and the stream's opening go out as soon as the upstream sent its first event; when another
+upstream continues a stream that failed before its content (routing/opening.py, `call.continued`),
+everything after is rendered, and the renderer, which saw the opening either way, does not open twice.
 
 While the upstream is silent the stream carries `KEEPALIVE` chunks (providers/stream.py): each
 becomes the client dialect's ping where it has one (Anthropic's `ping` event; an SSE comment for
@@ -72,23 +75,30 @@ async def _stream(
     ping = PINGS.get(call.inbound.name, b"")
     settled = False
     async for chunk, events in chunks:
+        content = False
         for event in events:
             addons.event(call, event)
-            if isinstance(event, ir.Finish):
-                call.usage = event.usage
+            if isinstance(event, ir.Start):
+                if passthrough and not call.continued:
+                    renderer.render(event)  # the renderer owns the opening, even one passed through
+            else:
+                content = True
+                if isinstance(event, ir.Finish):
+                    call.usage = event.usage
         if not settled and any(isinstance(e, (ir.Finish, ir.StreamError)) for e in events):
             settled = True
             await addons.settle(call)  # before the client sees the end and sends its next request
-        if passthrough and chunk:
+        if passthrough and chunk and not call.continued:
             data = chunk
         elif not chunk and not events:
             data = ping
         else:
-            data = b"".join([renderer.render(e) for e in events if not passthrough or isinstance(e, ir.StreamError)])
+            rendered = not passthrough or call.continued
+            data = b"".join([renderer.render(e) for e in events if rendered or isinstance(e, ir.StreamError)])
         if data and framing:
             data = framing.feed(data)
         if data:
-            if call.first_byte is None and (chunk or events):  # a keepalive ping is not the first token
+            if call.first_byte is None and content:  # neither the opening nor a ping is the first token
                 call.first_byte = time.perf_counter()
             if call.transcript is not None and len(call.transcript) < TRANSCRIPT_LIMIT:
                 call.transcript += data

@@ -86,6 +86,7 @@ class Renderer:
         self._waiting: set[int] = set()  # thinking blocks not shown yet
         self._source = model  # the model that writes the answer, as the upstream names it (for envelopes)
         self._foreign: dict[int, tuple[str, list[str]]] = {}  # another family's thinking: its family, its signature pieces
+        self._opened = False  # message_start is out: a second upstream's Start continues the same message
 
     def _open(self, index: int, block: dict[str, Any]) -> bytes:
         self._waiting.discard(index)
@@ -114,6 +115,9 @@ class Renderer:
             return self._stop(event.index)
         if isinstance(event, ir.Start):
             self._source = event.model or self.model
+            if self._opened:
+                return b""
+            self._opened = True
             message: dict[str, Any] = {
                 "id": event.id,
                 "type": "message",

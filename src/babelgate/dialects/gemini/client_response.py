@@ -60,6 +60,7 @@ class Renderer:
         self._foreign: dict[int, tuple[str, list[str], list[str]]] = {}  # another family's thinking: family, signature, text
         self._redacted: set[int] = set()
         self._finished = False
+        self._opened = False
 
     def _frame(self, parts: list[dict[str, Any]] | None, finish: str | None = None, usage: ir.Usage | None = None) -> bytes:
         return sse.encode(None, orjson.dumps(_response(self._id, self._model, parts, finish, usage)))
@@ -82,9 +83,10 @@ class Renderer:
             if event.index in self._foreign:
                 return self._sealed(event.index)
             return self._call(event.index) if event.index in self._calls else b""
-        if isinstance(event, ir.Start):
+        if isinstance(event, ir.Start):  # Gemini has no opening frame; the first upstream's id stays
             self._source = event.model or self._model
-            self._id = event.id or self._id
+            self._id = self._id if self._opened else event.id or self._id
+            self._opened = True
             return b""
         self._finished = True
         if isinstance(event, ir.Finish):

@@ -74,6 +74,7 @@ class Renderer:
         self._id = f"chatcmpl-{uuid.uuid4().hex}"
         self._created = int(time.time())
         self._tool_index: dict[int, int] = {}
+        self._opened = False  # the role chunk is out: a second upstream's Start continues the same completion
 
     def _chunk(self, delta: dict[str, Any], finish: str | None = None) -> bytes:
         chunk = {
@@ -101,6 +102,9 @@ class Renderer:
         if isinstance(event, ir.BlockStop):
             return b""
         if isinstance(event, ir.Start):
+            if self._opened:
+                return b""
+            self._opened = True
             return self._chunk({"role": "assistant", "content": ""})
         if isinstance(event, ir.Finish):
             out = self._chunk({}, STOP_TO_FINISH[event.stop_reason])

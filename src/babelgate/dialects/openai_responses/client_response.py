@@ -144,6 +144,8 @@ class Renderer:
         if self._finished:
             return b""
         if isinstance(event, ir.Start):
+            if self._started:  # the opening is out: a second upstream's Start continues the same response
+                return b""
             self._id = _response_id(event.id)
             self._model = event.model or self._model
             return self._start()
