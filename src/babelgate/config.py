@@ -17,7 +17,9 @@ from typing import Any, Literal
 import yaml
 from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
 
+from babelgate.config_base import ConfigError as ConfigError  # re-exported: the config's one error
 from babelgate.config_base import Strict as _Strict
+from babelgate.config_base import interpolate as interpolate
 from babelgate.config_observe import ObserveConfig
 from babelgate.config_routing import RoutingConfig, Strategy
 from babelgate.config_server import ServerConfig
@@ -31,10 +33,6 @@ BEARER_TYPES = frozenset({"openai", "openai-responses", "bedrock"})  # their key
 ReasoningStyle = Literal["none", "effort", "budget", "builtin"]
 _FIELD_PATH = re.compile(r"(messages\[\]\.)?[A-Za-z_][A-Za-z0-9_]*")  # `name` or `messages[].name`
 PROXY_SCHEMES = ("http://", "https://", "socks5://", "socks5h://", "socks4://")
-
-
-class ConfigError(Exception):
-    """The config cannot be used; the message names the file and the key path."""
 
 
 class KeySpec(_Strict):
@@ -218,6 +216,11 @@ class Config(_Strict):
     models: dict[str, ModelSpec] = Field(default_factory=dict)  # capabilities by model id or glob, over the shipped table
     observe: ObserveConfig = Field(default_factory=ObserveConfig)
     _discovered: dict[str, ModelSpec] = PrivateAttr(default_factory=dict)  # what local servers said, by provider/model
+    _source: Path | None = PrivateAttr(default=None)  # the file it was loaded from, which a reload reads again
+
+    @property
+    def source(self) -> Path | None:
+        return self._source
 
     @property
     def discovered(self) -> dict[str, ModelSpec]:
@@ -247,29 +250,6 @@ class Config(_Strict):
             if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
                 raise ValueError(f"provider name {name!r} may use letters, digits, '_', '.', '-' (it becomes a model prefix)")
         return value
-
-
-_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-
-
-def interpolate(value: Any, path: str = "") -> Any:
-    """Replace `${VAR}` and `${VAR:-default}` in every string of the YAML tree."""
-    if isinstance(value, dict):
-        return {k: interpolate(v, f"{path}.{k}" if path else str(k)) for k, v in value.items()}
-    if isinstance(value, list):
-        return [interpolate(v, f"{path}.{i}") for i, v in enumerate(value)]
-    if not isinstance(value, str):
-        return value
-
-    def substitute(match: re.Match[str]) -> str:
-        name, default = match.group(1), match.group(2)
-        if os.environ.get(name):
-            return os.environ[name]
-        if default is not None:
-            return default
-        raise ConfigError(f"{path}: environment variable {name} is not set")
-
-    return _ENV.sub(substitute, value)
 
 
 _UNION_TAG = re.compile(r"str|int|float|bool|none|KeySpec|(dict|list|literal|function-\w+)\[.*\]")  # pydantic's union-member loc parts
@@ -307,7 +287,9 @@ def load(path: Path) -> Config:
         data = yaml.safe_load(text)
     except yaml.YAMLError as error:
         raise ConfigError(f"{path} is not valid YAML: {error}") from None
-    return parse(data, str(path))
+    config = parse(data, str(path))
+    config._source = path.resolve()
+    return config
 
 
 def find_path(explicit: str | None) -> Path | None:

@@ -20,6 +20,7 @@ class Kind(StrEnum):
     NOT_FOUND = "not_found"
     TOO_LARGE = "request_too_large"
     RATE_LIMIT = "rate_limit"
+    BILLING = "billing_error"  # a spend cap reached (server/limits.py)
     OVERLOADED = "overloaded"
     UPSTREAM = "api_error"
     TIMEOUT = "timeout"

@@ -52,7 +52,7 @@ def url_secrets(value: str) -> list[str]:
 
 def config_secrets(config: Config) -> list[str]:
     """Every secret a config holds: client and admin keys, provider keys, URL credentials, secret headers."""
-    found = [*config.server.api_keys, config.server.admin_key or ""]
+    found = [*(entry.key for entry in config.server.api_keys), config.server.admin_key or ""]
     for provider in config.providers.values():
         found += [spec if isinstance(spec, str) else spec.key for spec in provider.api_keys]
         found += url_secrets(provider.base_url) + url_secrets(provider.proxy_url or "")

@@ -54,6 +54,9 @@ class Context:
 
 class Addon:
     name: ClassVar[str] = ""
+    # Attributes handed from the old instance to the new one when the config is reloaded (server/generation.py):
+    # state that running conversations depend on. Everything else is built afresh from the new config.
+    kept_on_reload: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, context: Context) -> None:
         self.context = context

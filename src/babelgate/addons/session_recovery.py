@@ -123,6 +123,7 @@ def _raw_synthetic(call_ids: list[str]) -> list[dict[str, Any]]:
 
 class SessionRecovery(Addon):
     name = "session_recovery"
+    kept_on_reload = ("ids",)  # conversations in progress still need what it learnt
 
     def __init__(self, context: Context) -> None:
         super().__init__(context)

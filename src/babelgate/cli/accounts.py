@@ -92,7 +92,7 @@ def add(
             await store.add_credential(provider, name, key)
         finally:
             await store.close()
-        out.print(f"added {provider}#{name}; a running gateway picks it up when restarted")
+        out.print(f"added {provider}#{name}; a running gateway adopts it within seconds (at its next sync with the store)")
 
     asyncio.run(run())
 

@@ -77,7 +77,7 @@ def _routes(resolver: ModelResolver, name: str) -> bool:
 
 def claude_env(cfg: Config, token: str | None = None) -> dict[str, str]:
     """The variables that point Claude Code at the gateway (`token`: the one to send; default the first client key)."""
-    token = token or (cfg.server.api_keys[0] if cfg.server.api_keys else TOKEN_PLACEHOLDER)
+    token = token or (cfg.server.api_keys[0].key if cfg.server.api_keys else TOKEN_PLACEHOLDER)
     return {"ANTHROPIC_BASE_URL": base_url(cfg), "ANTHROPIC_AUTH_TOKEN": token, **model_variables(cfg)}
 
 

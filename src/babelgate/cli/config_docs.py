@@ -47,9 +47,9 @@ def model_at(path: str) -> type[BaseModel]:
 
 
 def _mapped_model(annotation: Any) -> type[BaseModel] | None:
-    """`dict[str, X]`: X."""
+    """`dict[str, X]` or `list[X]` (`server.api_keys`): X."""
     arguments = typing.get_args(annotation)
-    return section_model(arguments[-1]) if len(arguments) == 2 else None
+    return section_model(arguments[-1]) if len(arguments) == 2 or typing.get_origin(annotation) is list else None
 
 
 def _number(value: float) -> str:

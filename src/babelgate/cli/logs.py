@@ -143,7 +143,7 @@ def replay(
     if to is not None:
         path, body = _retarget(path, body, row.summary["model"], to)
     base = url or f"http://{'127.0.0.1' if cfg.server.host in ('0.0.0.0', '::') else cfg.server.host}:{cfg.server.port}"
-    client_key = key or (cfg.server.api_keys[0] if cfg.server.api_keys else "replay")
+    client_key = key or (cfg.server.api_keys[0].key if cfg.server.api_keys else "replay")
     status, answer, route = asyncio.run(_send(base + path, body, client_key))
     out.print(f"{status} {route or ''}".strip())
     out.print(answer.decode("utf-8", "replace"), markup=False, highlight=False)

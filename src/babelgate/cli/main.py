@@ -15,16 +15,19 @@ from babelgate import config as config_module
 from babelgate.cli import accounts, claude, logs
 from babelgate.cli.init import init
 from babelgate.cli.load import console, load_config
+from babelgate.cli.reload import reload_command
 from babelgate.cli.run import EXIT_STARTUP, StartupError, WorkerOptions, check_exposure, configure_logging, run_worker
 from babelgate.cli.schema import config_schema
 from babelgate.cli.usage import usage
 from babelgate.config import Config, ConfigError
 from babelgate.routing.models import ModelResolver
+from babelgate.server.reload import SUPERVISOR_ENV
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="babelgate: any AI client, any model, one port.")
 app.add_typer(accounts.app, name="accounts")
 app.add_typer(logs.app, name="logs")
 app.command("usage")(usage)
+app.command("reload")(reload_command)
 app.add_typer(claude.app, name="claude-code")
 app.command("init")(init)
 app.command("config-schema")(config_schema)
@@ -109,6 +112,7 @@ def _supervise(cfg: Config, workers: int, options: WorkerOptions, listening: Cal
     configure_logging(options.log_level, options.log_format)
     metrics_dir = tempfile.TemporaryDirectory(prefix="babelgate-metrics-")
     os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", metrics_dir.name)  # every worker's counts, read by /metrics on any
+    os.environ[SUPERVISOR_ENV] = str(os.getpid())  # a worker asked to reload tells us, and we tell them all (SIGHUP)
     try:
         code = Supervisor(_worker, (cfg, options), workers, options.drain_seconds, listening).run()
     finally:

@@ -115,7 +115,9 @@ async def _serve(cfg: Config, reuse_port: bool, drain_seconds: float, on_listeni
     from aiohttp import web
 
     from babelgate.server.app import ACCEPT_BACKLOG, RUNNER_OPTIONS, build_app
+    from babelgate.server.gateway import GATEWAY
     from babelgate.server.protocol import GatewayRunner
+    from babelgate.server.reload import install_sighup
     from babelgate.store.keys import KeyUnavailable
     from babelgate.store.sqlite import StoreUnavailable
 
@@ -130,6 +132,7 @@ async def _serve(cfg: Config, reuse_port: bool, drain_seconds: float, on_listeni
         await runner.setup()  # the gateway starts: the store is opened, its keys loaded
     except (StoreUnavailable, KeyUnavailable) as error:  # nothing to clean up: the process ends
         raise StartupError(str(error)) from None
+    install_sighup(runner.app[GATEWAY])  # SIGHUP: read the config file again (server/reload.py)
     try:
         site = web.TCPSite(runner, cfg.server.host, cfg.server.port, backlog=ACCEPT_BACKLOG, reuse_port=reuse_port or None)
         try:

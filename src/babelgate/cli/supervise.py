@@ -12,6 +12,7 @@
   (`PR_SET_PDEATHSIG`, Linux; elsewhere a thread watches the pipe multiprocessing keeps to the parent),
   so an orphan stops listening at once and finishes only what it was answering, even after
   `kill -9` of the supervisor.
+- SIGHUP to the supervisor is passed to every worker: each reads the config file again (server/reload.py).
 - SIGTERM or SIGINT to the supervisor stops every worker the same way (they drain, then exit), and the
   supervisor waits for them, killing any still running `drain_seconds` + `GRACE` later.
 """
@@ -97,6 +98,7 @@ class Supervisor:
         """Serve until SIGTERM/SIGINT (exit 0), a worker failing to start (its status) or a crash loop (exit 1)."""
         signal.signal(signal.SIGTERM, self._stop)
         signal.signal(signal.SIGINT, self._stop)
+        signal.signal(signal.SIGHUP, self._hangup)
         code = 0
         try:
             for slot in range(len(self.slots)):
@@ -169,6 +171,11 @@ class Supervisor:
         self.due[slot] = time.monotonic() + pause
         log.warning("worker %s %s %.1fs after starting; starting another in %.1fs", process.pid, how, lived, pause)
         return True
+
+    def _hangup(self, signum: int, frame: object) -> None:
+        for process in self.slots:
+            if process is not None and process.pid is not None and process.is_alive():
+                os.kill(process.pid, signal.SIGHUP)
 
     def _stop(self, signum: int, frame: object) -> None:
         self.stopping = True

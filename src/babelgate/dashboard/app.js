@@ -3,7 +3,10 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const state = { key: sessionStorage.getItem("babelgate-admin-key"), providers: null, providersAt: 0, requests: [], series: [], controller: null };
+const state = {
+  key: sessionStorage.getItem("babelgate-admin-key"), providers: null, providersAt: 0, requests: [], series: [], controller: null,
+  sessions: [], session: null,
+};
 
 function headers() {
   return { Authorization: "Bearer " + state.key };
@@ -79,6 +82,7 @@ $("logout").addEventListener("click", () => logout(""));
 function select(name) {
   for (const button of document.querySelectorAll("#tabs button")) button.classList.toggle("active", button.dataset.tab === name);
   for (const tab of document.querySelectorAll(".tab")) tab.hidden = tab.id !== name;
+  if (name === "sessions") loadSessions();
   if (name === "config") api("/admin/api/config").then((config) => ($("config-text").textContent = JSON.stringify(config, null, 2)));
 }
 
@@ -258,6 +262,103 @@ async function showDetail(id) {
 
 $("detail-close").addEventListener("click", () => ($("detail").hidden = true));
 
+// ---- sessions ------------------------------------------------------------------------------
+
+function names(counts) {
+  const entries = Object.entries(counts || {}).sort((a, b) => b[1] - a[1]);
+  return entries.length ? entries.map(([name, n]) => name + " ×" + Math.round(n)).join(", ") : "-";
+}
+
+function dollars(counts) {
+  const entries = Object.entries(counts || {}).sort((a, b) => b[1] - a[1]);
+  return entries.map(([name, usd]) => name + " $" + usd.toFixed(6)).join(", ");
+}
+
+function plain(value) {
+  return typeof value === "number" && !Number.isInteger(value) ? value.toFixed(6) : String(value);
+}
+
+function total(counts) {
+  return Object.values(counts || {}).reduce((sum, n) => sum + n, 0);
+}
+
+function seconds(value) {
+  if (!value) return "-";
+  return value < 60 ? value.toFixed(1) + " s" : Math.round(value / 60) + " min";
+}
+
+function sessionRow(session) {
+  const row = document.createElement("tr");
+  const gateway = session.gateway || {};
+  const telemetry = session.telemetry || {};
+  const tokens = telemetry.tokens || {};
+  row.dataset.session = session.id;
+  cell(row, session.id.slice(0, 13), "mono").title = session.id;
+  cell(row, time(session.last_seen));
+  cell(row, [session.client["service.version"], session.client["terminal.type"]].filter(Boolean).join(" "));
+  cell(row, gateway.requests || 0, "requests");
+  cell(row, gateway.errors || 0, gateway.errors ? "status-error" : "");
+  cell(row, names(gateway.served));
+  const inOut = gateway.requests ? (gateway.input_tokens + " / " + gateway.output_tokens) : Math.round((tokens.input || 0) + (tokens.cacheRead || 0)) + " / " + Math.round(tokens.output || 0);
+  cell(row, inOut);
+  cell(row, gateway.requests ? "$" + gateway.cost.toFixed(4) : "-");
+  cell(row, telemetry.cost_usd !== undefined ? "$" + telemetry.cost_usd.toFixed(4) : "-", "cc-cost");
+  cell(row, telemetry.prompts || 0);
+  cell(row, total(session.tools), "tools");
+  row.addEventListener("click", () => showSession(session.id));
+  return row;
+}
+
+async function loadSessions() {
+  const data = await api("/admin/api/sessions");
+  state.sessions = data.sessions;
+  $("session-rows").replaceChildren(...state.sessions.map(sessionRow));
+  $("sessions-empty").hidden = state.sessions.length > 0;
+  if (state.session) showSession(state.session);
+}
+
+function showSession(id) {
+  const session = state.sessions.find((s) => s.id === id);
+  if (!session) return;
+  state.session = id;
+  const gateway = session.gateway || {};
+  const telemetry = session.telemetry || {};
+  $("session-detail").hidden = false;
+  $("session-title").textContent = "Session " + session.id;
+  const fields = {
+    "first seen": time(session.first_seen),
+    "last active": time(session.last_seen),
+    "active time": seconds(telemetry.active_seconds),
+    "gateway requests": (gateway.requests || 0) + " (" + (gateway.errors || 0) + " errors, " + (gateway.failovers || 0) + " failovers)",
+    "served by": names(gateway.served),
+    "Claude Code cost": telemetry.cost_usd !== undefined ? "$" + telemetry.cost_usd.toFixed(6) + " (" + dollars(telemetry.cost_by_model) + ")" : "-",
+    "Claude Code tokens": names(telemetry.tokens),
+    "lines of code": names(telemetry.lines),
+    "tools": names(session.tools) + (session.tool_failures ? " (" + session.tool_failures + " failed)" : ""),
+    "events": names(session.events),
+    "spans": names(session.spans),
+    "telemetry received": "metrics " + session.signals.metrics + ", log events " + session.signals.logs + ", spans " + session.signals.traces,
+  };
+  $("session-fields").replaceChildren(...Object.entries(fields).flatMap(([name, value]) => {
+    const dt = document.createElement("dt");
+    dt.textContent = name;
+    const dd = document.createElement("dd");
+    dd.textContent = value;
+    return [dt, dd];
+  }));
+  $("session-events").replaceChildren(...session.recent.slice().reverse().map((event) => {
+    const li = document.createElement("li");
+    const details = Object.entries(event).filter(([k]) => k !== "time" && k !== "event").map(([k, v]) => k + "=" + plain(v)).join(" ");
+    li.textContent = time(event.time) + " " + event.event + (details ? " " + details : "");
+    return li;
+  }));
+}
+
+$("session-close").addEventListener("click", () => {
+  state.session = null;
+  $("session-detail").hidden = true;
+});
+
 // ---- live stream -------------------------------------------------------------------------
 
 function handle(event, data) {
@@ -308,6 +409,7 @@ async function start() {
   await loadRequests();
   follow();
   setInterval(renderProviders, 1000); // cooldown countdowns tick between updates
+  setInterval(() => state.key && !$("sessions").hidden && loadSessions().catch(() => {}), 2000); // telemetry arrives on its own clock
   setInterval(() => state.key && api("/admin/api/overview").then(renderOverview), 30000);
 }
 

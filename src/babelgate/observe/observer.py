@@ -28,18 +28,23 @@ PRUNE_EVERY = 300.0  # seconds between request-log retention passes
 
 class Observer:
     def __init__(self, config: Config, cooldowns: Callable[[], list[Entry]]) -> None:
+        self.configure(config)
+        self.metrics = Metrics(cooldowns)
+        self.recent: deque[dict[str, Any]] = deque(maxlen=RECENT)
+        self.subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
+        self.listeners: list[Callable[[dict[str, Any]], None]] = []  # told of every finished request (observe/sessions.py)
+        self.in_flight = 0  # requests this process is answering now
+        self._pending: list[LoggedRequest] = []
+        self._pruned = 0.0
+
+    def configure(self, config: Config) -> None:
+        """The `observe:` settings; called again when the config is reloaded."""
         observe = config.observe
         self.capture = observe.capture
         self.capture_limit = observe.capture_max_kb * 1024
         self.retention_seconds = observe.retention.days * 86400
         self.retention_bytes = int(observe.retention.max_mb * 1024 * 1024)
         self.prices = PriceTable(observe.prices)
-        self.metrics = Metrics(cooldowns)
-        self.recent: deque[dict[str, Any]] = deque(maxlen=RECENT)
-        self.subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
-        self.in_flight = 0  # requests this process is answering now
-        self._pending: list[LoggedRequest] = []
-        self._pruned = 0.0
 
     def begin(self) -> None:
         self.in_flight += 1
@@ -66,6 +71,8 @@ class Observer:
         summary = record.summary()
         self.recent.append(summary)
         self._pending.append(LoggedRequest(record.id, record.started, summary, record.request_body, record.response_body))
+        for listener in self.listeners:
+            listener(summary)
         for queue in self.subscribers:
             if queue.qsize() < SUBSCRIBER_QUEUE:
                 queue.put_nowait(summary)

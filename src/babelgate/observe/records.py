@@ -56,6 +56,7 @@ class RequestRecord:
     cache_write_tokens: int = 0
     cost: float = 0.0  # USD, from the price table
     session: str = ""
+    client_session: str = ""  # the client's own session id (Claude Code's X-Claude-Code-Session-Id)
     error: str = ""  # what the client was told, when the status is not 2xx
     attempts: list[Attempted] = field(default_factory=list)  # the failed tries before the one that served
     request_body: bytes | None = None  # captured only when observe.capture asks
@@ -80,6 +81,7 @@ def record_of(rid: str, method: str, path: str, status: int, started: float, cal
     record.model = call.request.model
     record.stream = call.request.stream
     record.session = call.session
+    record.client_session = call.headers.get("x-claude-code-session-id", "")[:128]
     record.attempts = [
         Attempted(a.target, a.credential.id, e.upstream_status, e.failure.reason.value, e.message[:300]) for a, e in call.failures
     ]

@@ -17,8 +17,8 @@ from babelgate.config import Config
 from babelgate.dialects import anthropic, openai_chat
 from babelgate.dialects.base import Dialect
 from babelgate.errors import GatewayError, Kind
-from babelgate.observe.records import record_of, request_id, route_header
-from babelgate.server import azure_inbound, bedrock_inbound, models, observe_routes, vertex_inbound
+from babelgate.observe.records import RequestRecord, record_of, request_id, route_header
+from babelgate.server import azure_inbound, bedrock_inbound, client_keys, models, observe_routes, vertex_inbound
 from babelgate.server.admin import account_limits_handler, store_health
 from babelgate.server.errors import as_messages_api, error_response, internal_error
 from babelgate.server.gateway import GATEWAY, Gateway
@@ -99,7 +99,7 @@ def _keys_for(path: str, config: Config) -> list[str]:
     server = config.server
     if server.admin_key and path.startswith(ADMIN_PATHS):
         return [server.admin_key, *([server.metrics_token] if server.metrics_token and path == "/metrics" else [])]
-    return server.api_keys
+    return [entry.key for entry in server.api_keys]
 
 
 @web.middleware
@@ -113,6 +113,7 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         if keys and request.path not in OPEN_PATHS and not _authorized(request, keys):
             raise GatewayError(401, Kind.AUTHENTICATION, _key_problem(request))
+        await client_keys.admit(request, _client_key(request))  # who the key is; over its limits: a 429
         response = await handler(request)
     except GatewayError as error:
         error.message = redact.REDACTOR(error.message)  # an upstream may echo a key, an address its credentials
@@ -132,17 +133,21 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     why = f" ({failed.message[:300]})" if failed is not None else ""
     log.info("%s %s %s %.1fms %s%s [%s]", request.method, request.path, response.status, elapsed, _route(call), why, rid)
     if call is not None or (failed is not None and request.method == "POST"):  # API traffic, not the admin pages
-        _record(request, response, started, call, failed)
+        await client_keys.settle(request, _record(request, response, started, call, failed))
     return response
 
 
-def _record(request: web.Request, response: web.StreamResponse, started: float, call: Call | None, failed: GatewayError | None) -> None:
+def _record(
+    request: web.Request, response: web.StreamResponse, started: float, call: Call | None, failed: GatewayError | None
+) -> RequestRecord:
     observer = request.app[GATEWAY].observer
     record = record_of(request[REQUEST_ID], request.method, request.path, response.status, started, call, failed.message if failed else "")
+    record.client = client_keys.client_name(request)
     sent: bytes | None = None
     if observer.wants_bodies():
         sent = bytes(call.transcript) if call is not None and call.transcript else getattr(response, "body", None)
     observer.finish(record, failed.kind.value if failed else "", request.get(RAW_BODY), sent if isinstance(sent, bytes) else None)
+    return record
 
 
 async def _tag_response(request: web.Request, response: web.StreamResponse) -> None:
@@ -251,6 +256,7 @@ def build_app(config: Config, gateway: Gateway | None = None) -> web.Application
     app = web.Application(middlewares=[guard], client_max_size=int(config.server.max_body_mb * 1024 * 1024))
     app[GATEWAY] = gateway or Gateway(config)
     app.on_response_prepare.append(_tag_response)
+    app.on_response_prepare.append(client_keys.tag_response)
     app.on_startup.append(lambda a: a[GATEWAY].start())
     app.on_startup.append(_learn_secrets)
     app.on_cleanup.append(lambda a: a[GATEWAY].stop())
@@ -267,6 +273,7 @@ def build_app(config: Config, gateway: Gateway | None = None) -> web.Application
     router.add_get("/health", health)
     router.add_get("/", root)
     router.add_get("/account-limits", account_limits_handler)
+    router.add_get("/api/oauth/usage", client_keys.usage)
     observe_routes.add_routes(router)
     bedrock_inbound.add_routes(router)
     vertex_inbound.add_routes(router)

@@ -39,6 +39,7 @@ EXCEPTIONS: dict[Kind, tuple[int, str]] = {
     Kind.NOT_FOUND: (404, "ResourceNotFoundException"),
     Kind.TOO_LARGE: (400, "ValidationException"),
     Kind.RATE_LIMIT: (429, "ThrottlingException"),
+    Kind.BILLING: (429, "ServiceQuotaExceededException"),
     Kind.OVERLOADED: (503, "ServiceUnavailableException"),
     Kind.UPSTREAM: (500, "InternalServerException"),
     Kind.TIMEOUT: (408, "ModelTimeoutException"),

@@ -8,6 +8,8 @@
   GET /admin/api/providers          credentials (redacted) with health, cooldowns and usage today
   GET /admin/api/config             the effective config, secrets redacted
   GET /admin/api/events             a live stream (SSE) of finished requests and, every second, provider state
+  GET /admin/api/sessions           Claude Code sessions: their telemetry (server/telemetry.py) beside their requests here
+  POST /admin/api/reload            read the config file again (server/reload.py); 422 with the key paths when invalid
 """
 
 from __future__ import annotations
@@ -24,12 +26,14 @@ from babelgate.errors import GatewayError, Kind
 from babelgate.observe.metrics import CONTENT_TYPE
 from babelgate.observe.redact import redact
 from babelgate.observe.series import overview
+from babelgate.server import reload, telemetry
 from babelgate.server.admin import account_limits
 from babelgate.server.gateway import GATEWAY, Gateway
 from babelgate.store.base import RequestFilter
 
 ASSETS = {"app.js": "text/javascript", "app.css": "text/css"}
-OPEN_PATHS = ("/dashboard", *(f"/dashboard/{name}" for name in ASSETS))
+# The dashboard's page and assets, and the OTLP intake (which answers 200 to all and keeps what a client key sent).
+OPEN_PATHS = ("/dashboard", *(f"/dashboard/{name}" for name in ASSETS), *telemetry.PATHS)
 MAX_LIMIT = 500
 TICK = 1.0  # seconds between provider-state updates on the live stream
 OVERVIEW_ROWS = 20_000
@@ -119,6 +123,15 @@ async def events(request: web.Request) -> web.StreamResponse:
         gateway.observer.unsubscribe(queue)
 
 
+async def reload_handler(request: web.Request) -> web.StreamResponse:
+    outcome = await request.app[GATEWAY].reloader.reload("babelgate reload")
+    if outcome.status == "refused":
+        raise GatewayError(422, Kind.INVALID_REQUEST, f"config reload refused; the running config stays: {outcome.error}")
+    if outcome.status == "reloaded":
+        reload.tell_siblings()
+    return _json(outcome.as_json())
+
+
 async def page(request: web.Request) -> web.StreamResponse:
     name = request.match_info.get("asset", "index.html")
     kind = ASSETS.get(name, "text/html") if name != "index.html" else "text/html"
@@ -136,5 +149,7 @@ def add_routes(router: web.UrlDispatcher) -> None:
     router.add_get("/admin/api/providers", providers)
     router.add_get("/admin/api/config", config_handler)
     router.add_get("/admin/api/events", events)
+    router.add_post("/admin/api/reload", reload_handler)
+    telemetry.add_routes(router)
     router.add_get("/dashboard", page)
     router.add_get("/dashboard/{asset}", page)

@@ -19,6 +19,7 @@ from babelgate.dialects import validate
 from babelgate.dialects.base import Dialect
 from babelgate.errors import BadRequest, GatewayError, Kind
 from babelgate.routing.counting import Count, count_input_tokens
+from babelgate.server.client_keys import check_model
 from babelgate.server.gateway import GATEWAY
 from babelgate.server.relay import ClientFraming, relay
 
@@ -93,15 +94,19 @@ async def serve(
     body = await json_body(request) if body is None else body
     parsed = dialect.parse_request(body, model, stream)
     validate.check(dialect.name, body, parsed)
-    call = Call(dialect, parsed, request.headers if headers is None else headers, raw=body, hooks=gateway.addons)
+    check_model(request, parsed.model)  # a client key's allowed models (server/client_keys.py)
+    generation = gateway.current  # held to the last byte: a config reload never changes a request in flight
+    call = Call(dialect, parsed, request.headers if headers is None else headers, raw=body, hooks=generation.addons)
     if gateway.observer.wants_bodies():
         call.transcript = bytearray()
     request[CALL] = call
     gateway.observer.begin()
+    generation.enter()
     try:
-        reply = await gateway.answer(call)
-        return await relay(request, call, reply, gateway.addons, framing)
+        reply = await generation.answer(call)
+        return await relay(request, call, reply, generation.addons, framing)
     finally:
+        generation.leave()
         gateway.observer.end()
 
 

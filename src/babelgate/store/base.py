@@ -4,6 +4,8 @@ Four kinds of state: cooldown entries (so a restart does not hammer an exhausted
 bindings (a conversation stays on one credential to keep prompt caches warm), usage counters
 per credential, model and UTC day, and cached reasoning state (opaque text by key, with a TTL) for
 clients that cannot carry it themselves (addons/signatures.py). Days are "YYYY-MM-DD" strings; times are epoch seconds.
+Besides, named counters that expire (`add_counters`): the client keys' requests, tokens and
+spend per window (server/limits.py), shared by every worker and instance on the store.
 """
 
 from __future__ import annotations
@@ -99,6 +101,17 @@ async def apply_each(store: Store, changes: Changes) -> None:
 
 
 @dataclass(frozen=True, slots=True)
+class Counter:
+    """A named counter's value, and when it expires (epoch seconds; it then counts from 0 again)."""
+
+    value: int
+    expires: float
+
+
+Increment = tuple[str, int, float]  # a counter's name, the amount to add, its lifetime in seconds when it is new
+
+
+@dataclass(frozen=True, slots=True)
 class LoggedRequest:
     """One row of the request log: the record's summary (plain JSON values) and any captured bodies."""
 
@@ -170,6 +183,16 @@ class Store(Protocol):
 
     async def usage_for_day(self, day: str) -> list[Usage]:
         """The day's counters, sorted by credential then model."""
+        ...
+
+    async def add_counters(self, increments: list[Increment]) -> list[Counter]:
+        """Add to each named counter at once (one atomic step for every process sharing the store), and
+        return the new values. A counter that is missing or expired starts at 0 and expires `ttl`
+        seconds from now; adding to a live one keeps its expiry."""
+        ...
+
+    async def read_counters(self, names: list[str]) -> list[Counter]:
+        """Each counter's value; a missing or expired one is `Counter(0, 0.0)`."""
         ...
 
     async def add_credential(self, provider: str, name: str, key: str) -> None:

@@ -8,7 +8,9 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from babelgate.store.base import Changes, Entry, LoggedRequest, RequestFilter, Usage, apply_each
+from babelgate.store.base import Changes, Counter, Entry, Increment, LoggedRequest, RequestFilter, Usage, apply_each
+
+PRUNE_SECONDS = 60.0  # expired counters are dropped this often
 
 REASONING_CAPACITY = 50_000  # cached reasoning entries kept at most; the oldest go first
 
@@ -22,6 +24,8 @@ class MemoryStore:
         self._credentials: dict[tuple[str, str], str] = {}
         self._requests: dict[str, LoggedRequest] = {}  # in insertion order, which is about start order
         self._reasoning: OrderedDict[str, tuple[str, float]] = OrderedDict()
+        self._counters: dict[str, Counter] = {}
+        self._pruned = 0.0
 
     async def apply(self, changes: Changes) -> None:
         await apply_each(self, changes)
@@ -69,6 +73,23 @@ class MemoryStore:
     async def usage_for_day(self, day: str) -> list[Usage]:
         rows = [Usage(cred, model, d, *counts) for (cred, model, d), counts in self._usage.items() if d == day]
         return sorted(rows, key=lambda row: (row.credential, row.model))
+
+    async def add_counters(self, increments: list[Increment]) -> list[Counter]:
+        now = self._clock()
+        if now - self._pruned > PRUNE_SECONDS:
+            self._pruned = now
+            self._counters = {name: c for name, c in self._counters.items() if c.expires > now}
+        out = []
+        for name, amount, ttl in increments:
+            old = self._counters.get(name)
+            counter = Counter(old.value + amount, old.expires) if old is not None and old.expires > now else Counter(amount, now + ttl)
+            self._counters[name] = counter
+            out.append(counter)
+        return out
+
+    async def read_counters(self, names: list[str]) -> list[Counter]:
+        now = self._clock()
+        return [c if (c := self._counters.get(name)) is not None and c.expires > now else Counter(0, 0.0) for name in names]
 
     async def add_credential(self, provider: str, name: str, key: str) -> None:
         self._credentials[(provider, name)] = key

@@ -9,6 +9,7 @@ Keys, all under `store.prefix` (default `babelgate`), each bounded:
     {p}:once:{id}          a replay guard of one usage write, expiring after ONCE_SECONDS
     {p}:credentials        hash  "provider␟name" → key (added with `babelgate accounts add`), encrypted (store/keys.py)
     {p}:reasoning:{key}    string, the signatures addon's cached reasoning state, with its own TTL
+    {p}:counter:{name}     string an expiring count (store/redis_counters.py)
     {p}:changes            the pub/sub channel: every cooldown and binding change is published there
 
 A change is written and published in one MULTI, so another instance hears of it as soon as it is
@@ -35,6 +36,7 @@ from babelgate.providers.classify import Reason
 from babelgate.store.base import Changes, Entry, LoggedRequest, RequestFilter, Usage, apply_each
 from babelgate.store.keys import KeyCipher
 from babelgate.store.memory import MemoryStore
+from babelgate.store.redis_counters import CountersOnRedis, RedisCounters
 from babelgate.store.redis_link import RedisLink
 from babelgate.store.redis_log import RedisRequestLog
 from babelgate.store.shared import Change, Listener
@@ -61,7 +63,7 @@ end
 """
 
 
-class RedisStore:
+class RedisStore(CountersOnRedis):  # the named counters: store/redis_counters.py
     def __init__(
         self,
         url: str,
@@ -82,6 +84,7 @@ class RedisStore:
         self._add_usage = self.link.client.register_script(_ADD_USAGE)
         self._delete_credential = self.link.client.register_script(_DELETE_CREDENTIAL)
         self._log = RedisRequestLog(prefix)
+        self._counters = RedisCounters(self.link.client, prefix, clock)
 
     async def apply(self, changes: Changes) -> None:
         """Each change as its own write: written at once while Redis answers, queued in order while it

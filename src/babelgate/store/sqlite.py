@@ -27,9 +27,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from babelgate.store import request_log
+from babelgate.store import request_log, sqlite_counters
 from babelgate.store import sqlite_jobs as jobs
-from babelgate.store.base import Changes, Entry, LoggedRequest, RequestFilter, Usage
+from babelgate.store.base import Changes, Counter, Entry, Increment, LoggedRequest, RequestFilter, Usage
 from babelgate.store.keys import KeyCipher
 
 T = TypeVar("T")
@@ -96,6 +96,7 @@ class SqliteStore:
         self._clock = clock
         self._conn: sqlite3.Connection | None = None
         self._closed = False
+        self._pruned = 0.0  # when expired counters were last deleted
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="babelgate-sqlite")
         self._opened = self._executor.submit(self._open, busy_timeout)  # the worker's first job
 
@@ -157,6 +158,17 @@ class SqliteStore:
         )
         return [Usage(*row) for row in rows]
 
+    # Named counters (the client keys' limits; store/sqlite_counters.py).
+
+    async def add_counters(self, increments: list[Increment]) -> list[Counter]:
+        now = self._clock()
+        prune = now - self._pruned > sqlite_counters.PRUNE_SECONDS  # on the event loop: no lock needed
+        self._pruned = now if prune else self._pruned
+        return await self._run(sqlite_counters.add, now, increments, prune)
+
+    async def read_counters(self, names: list[str]) -> list[Counter]:
+        return await self._run(sqlite_counters.read, self._clock(), names)
+
     # Credentials added with `babelgate accounts add`.
 
     async def add_credential(self, provider: str, name: str, key: str) -> None:
@@ -208,7 +220,7 @@ class SqliteStore:
             conn = sqlite3.connect(self.path, timeout=busy_timeout, isolation_level=None)  # autocommit
             _switch_to_wal(conn, busy_timeout)
             conn.execute("PRAGMA synchronous = NORMAL")
-            conn.executescript(_SCHEMA + request_log.SCHEMA)
+            conn.executescript(_SCHEMA + request_log.SCHEMA + sqlite_counters.SCHEMA)
         except (OSError, sqlite3.Error) as error:
             reason = getattr(error, "strerror", None) or str(error)
             raise StoreUnavailable(f"store.path: cannot open the store at {self.path}: {reason}") from None

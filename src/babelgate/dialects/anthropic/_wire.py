@@ -18,6 +18,7 @@ ERROR_TYPES: dict[Kind, str] = {
     Kind.NOT_FOUND: "not_found_error",
     Kind.TOO_LARGE: "request_too_large",
     Kind.RATE_LIMIT: "rate_limit_error",
+    Kind.BILLING: "billing_error",
     Kind.OVERLOADED: "overloaded_error",
     Kind.UPSTREAM: "api_error",
     Kind.TIMEOUT: "timeout_error",

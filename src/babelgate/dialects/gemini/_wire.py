@@ -25,6 +25,7 @@ STATUS: dict[str, tuple[int, str]] = {
     Kind.NOT_FOUND.value: (404, "NOT_FOUND"),
     Kind.TOO_LARGE.value: (413, "INVALID_ARGUMENT"),
     Kind.RATE_LIMIT.value: (429, "RESOURCE_EXHAUSTED"),
+    Kind.BILLING.value: (429, "RESOURCE_EXHAUSTED"),
     Kind.OVERLOADED.value: (503, "UNAVAILABLE"),
     Kind.UPSTREAM.value: (500, "INTERNAL"),
     Kind.TIMEOUT.value: (504, "DEADLINE_EXCEEDED"),

@@ -29,6 +29,7 @@ ERROR_TYPES: dict[Kind, str] = {
     Kind.NOT_FOUND: "not_found_error",
     Kind.TOO_LARGE: "invalid_request_error",
     Kind.RATE_LIMIT: "rate_limit_error",
+    Kind.BILLING: "insufficient_quota",
     Kind.OVERLOADED: "server_error",
     Kind.UPSTREAM: "server_error",
     Kind.TIMEOUT: "timeout",

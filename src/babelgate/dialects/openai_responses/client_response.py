@@ -17,7 +17,11 @@ from babelgate.dialects.openai_responses._wire import FAMILY, _encode_tool_choic
 from babelgate.errors import GatewayError, Kind
 from babelgate.reasoning import seal_call, seal_part
 
-ERROR_CODES: dict[str, str] = {Kind.RATE_LIMIT.value: "rate_limit_exceeded", Kind.INVALID_REQUEST.value: "invalid_prompt"}
+ERROR_CODES: dict[str, str] = {
+    Kind.RATE_LIMIT.value: "rate_limit_exceeded",
+    Kind.BILLING.value: "insufficient_quota",
+    Kind.INVALID_REQUEST.value: "invalid_prompt",
+}
 
 
 def _usage(usage: ir.Usage) -> dict[str, Any]:
