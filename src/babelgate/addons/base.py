@@ -136,7 +136,8 @@ class Addons:
     async def settle(self, call: Call) -> None:
         for name, hook in self._settle:
             try:
-                await asyncio.wait_for(hook(call), SETTLE_SECONDS)
+                async with asyncio.timeout(SETTLE_SECONDS):  # no task per hook, unlike wait_for
+                    await hook(call)
             except Exception:  # a timeout too: the answer goes out without what the hook was doing
                 _failed(name, "settle")
 

@@ -1,7 +1,8 @@
 """Usage accounting: tokens per credential and model for `/account-limits` and the store.
 
 Upstreams that report no usage in their streams (llama.cpp) get an estimate, which also
-reaches the client: an estimate beats zeros.
+reaches the client: an estimate beats zeros. The count is in the store before the end of the answer
+reaches the client (`settle`, store/journal.py), so a crash never loses an answer's usage.
 """
 
 from __future__ import annotations
@@ -28,6 +29,11 @@ class Usage(Addon):
 
     def response(self, call: Call, response: ir.Response) -> None:
         self._record(call, response.usage)
+
+    async def settle(self, call: Call) -> None:
+        router = self.context.router
+        if call.served is not None and router is not None:
+            await router.journal.durable()
 
     def _record(self, call: Call, usage: ir.Usage) -> None:
         if call.served is not None:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import multiprocessing
 import os
-import signal
 import tempfile
 from collections.abc import Callable
 from multiprocessing.synchronize import Event as EventType
@@ -18,7 +16,7 @@ from babelgate.cli import accounts, claude, logs
 from babelgate.cli.init import init
 from babelgate.cli.load import console, load_config
 from babelgate.cli.reload import reload_command
-from babelgate.cli.run import EXIT_STARTUP, StartupError, WorkerOptions, check_exposure, run_worker
+from babelgate.cli.run import EXIT_STARTUP, StartupError, WorkerOptions, check_exposure, configure_logging, run_worker
 from babelgate.cli.schema import config_schema
 from babelgate.cli.usage import usage
 from babelgate.config import Config, ConfigError
@@ -106,46 +104,25 @@ def serve(
 
 
 def _supervise(cfg: Config, workers: int, options: WorkerOptions, listening: Callable[[], None]) -> None:
-    """Start the workers (they share the port with SO_REUSEPORT) and stop them all together.
-    "listening" is printed once every worker listens; a worker that fails to start stops them all."""
-    context = multiprocessing.get_context("spawn")
+    """Keep the workers serving (they share the port with SO_REUSEPORT), cli/supervise.py: "listening"
+    is printed once every worker listens, and a worker that fails to start stops them all; after that
+    a dead worker is replaced, and they all stop with the supervisor, however it stops."""
+    from babelgate.cli.supervise import Supervisor
+
+    configure_logging(options.log_level, options.log_format)
     metrics_dir = tempfile.TemporaryDirectory(prefix="babelgate-metrics-")
     os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", metrics_dir.name)  # every worker's counts, read by /metrics on any
-    os.environ[SUPERVISOR_ENV] = str(os.getpid())  # a worker asked to reload tells us, and we tell them all
-    ready = [context.Event() for _ in range(workers)]
-    processes = [context.Process(target=_worker, args=(cfg, options, event), daemon=True) for event in ready]
-    for process in processes:
-        process.start()
-
-    def stop(signum: int, frame: object) -> None:
-        for process in processes:
-            if process.is_alive():
-                process.terminate()
-
-    def hangup(signum: int, frame: object) -> None:  # reload: every worker reads the config file again
-        for process in processes:
-            if process.is_alive() and process.pid is not None:
-                os.kill(process.pid, signal.SIGHUP)
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGHUP, hangup)
-    while not all(event.is_set() for event in ready):
-        failed = next((p for p in processes if p.exitcode is not None), None)
-        if failed is not None:
-            stop(signal.SIGTERM, None)
-            for process in processes:
-                process.join()
-            raise typer.Exit(failed.exitcode or EXIT_STARTUP)
-        next(e for e in ready if not e.is_set()).wait(0.1)  # a bounded wait for the next worker to listen
-    listening()
-    for process in processes:
-        process.join()
-    metrics_dir.cleanup()
+    os.environ[SUPERVISOR_ENV] = str(os.getpid())  # a worker asked to reload tells us, and we tell them all (SIGHUP)
+    try:
+        code = Supervisor(_worker, (cfg, options), workers, options.drain_seconds, listening).run()
+    finally:
+        metrics_dir.cleanup()
+    if code:
+        raise typer.Exit(code)
 
 
 def _worker(cfg: Config, options: WorkerOptions, ready: EventType) -> None:
-    run_worker(cfg, True, options, ready.set)
+    run_worker(cfg, True, options, ready.set)  # set once this worker listens
 
 
 @app.command()

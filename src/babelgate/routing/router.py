@@ -9,6 +9,11 @@ continue it (routing/opening.py), and after that there is no failover, so output
 stream reports how it ended (`stream_ended`): a break counts against the credential, and enough
 instabilities in a row bench it (`unstable`, routing/cooldown.py).
 
+Every cooldown set or cleared and every new session binding goes to the store's journal
+(store/journal.py), and is in the store before the loop goes on: before the next attempt after a
+failure, before the reply of an attempt that changed state is handed on. A crash never loses a
+cooldown that already steered a request elsewhere.
+
 No HTTP here: upstreams are `providers.base.Upstream` objects, so a fake one tests this alone.
 """
 
@@ -20,8 +25,7 @@ import dataclasses
 import logging
 import math
 import time
-from collections.abc import AsyncGenerator, Callable, Coroutine, Mapping
-from typing import Any
+from collections.abc import AsyncGenerator, Mapping
 
 from babelgate import ir
 from babelgate.call import Call
@@ -37,7 +41,8 @@ from babelgate.routing.models import ModelResolver, Target
 from babelgate.routing.pool import Pool
 from babelgate.routing.scenarios import SCENARIO, Scenarios
 from babelgate.routing.sessions import STICKY_TTL, session_key
-from babelgate.store.base import Entry, Store
+from babelgate.store.base import Store
+from babelgate.store.journal import Journal
 
 log = logging.getLogger("babelgate.routing")
 WAITS_PER_REQUEST = 2
@@ -45,7 +50,15 @@ PLAN = "routing.plan"  # the call's note: its targets and variant, resolved once
 
 
 class Router:
-    def __init__(self, config: Config, upstreams: Mapping[str, Upstream], book: CooldownBook, pool: Pool, store: Store) -> None:
+    def __init__(
+        self,
+        config: Config,
+        upstreams: Mapping[str, Upstream],
+        book: CooldownBook,
+        pool: Pool,
+        store: Store,
+        journal: Journal | None = None,
+    ) -> None:
         self.config = config
         self.upstreams = upstreams
         self.resolver = ModelResolver(config)
@@ -55,11 +68,7 @@ class Router:
         self.pool = pool
         self.store = store
         self.last_error: dict[str, tuple[int, str, float]] = {}  # per credential: status, message, when
-        # Cooldown changes not yet written to the store (the gateway's sync takes them).
-        self.dirty: dict[tuple[str, str], Entry] = {}
-        self.cleared: set[tuple[str, str]] = set()
-        self.changed: Callable[[], None] = lambda: None  # told of every change to `dirty` or `cleared`
-        self._background: set[asyncio.Task[None]] = set()
+        self.journal = journal or Journal(store)  # cooldown and binding changes, on their way to the store
 
     def strategy(self, upstream: Upstream) -> Strategy:
         return upstream.config.strategy or self.config.routing.strategy
@@ -117,10 +126,16 @@ class Router:
             try:
                 reply = await upstream.send(attempt)
             except UpstreamError as error:
-                self._failed(call, attempt, error)
+                try:
+                    self._failed(call, attempt, error)
+                finally:
+                    await self.journal.durable()  # the cooldown is stored before anything else is tried or answered
                 continue
-            self._served(call, attempt, finished=reply.chunks is None)
+            if self._served(call, attempt, finished=reply.chunks is None):
+                await self.journal.durable()
             yield reply
+            # Asked for another: that stream failed before its content (routing/opening.py), and its cooldown is stored first.
+            await self.journal.durable()
 
     def _attempt(self, call: Call, target: Target, upstream: Upstream, credential: Credential) -> Attempt:
         request = self._capped(call.request, target, upstream)
@@ -151,8 +166,7 @@ class Router:
         credential, failure = attempt.credential, error.failure
         entry = self.book.record_failure(credential.id, attempt.model, failure)
         if entry is not None:
-            self.dirty[(entry.credential, entry.model)] = entry
-            self.changed()
+            self.journal.cooldown(entry)
         self.last_error[credential.id] = (error.upstream_status, error.message, time.time())
         self.pool.used(credential, call.session, ok=False)
         call.failures.append((attempt, error))
@@ -161,17 +175,21 @@ class Router:
         if not failure.retryable:
             raise error
 
-    def _served(self, call: Call, attempt: Attempt, *, finished: bool) -> None:
+    def _served(self, call: Call, attempt: Attempt, *, finished: bool) -> bool:
+        """Record a success; whether it changed what the store keeps (a cooldown cleared, a new binding)."""
         credential = attempt.credential
         call.served = attempt
+        changed = False
         for dropped in self.book.record_success(credential.id, attempt.model):
-            self.cleared.add((dropped.credential, dropped.model))
-            self.changed()
+            self.journal.cleared(dropped.credential, dropped.model)
+            changed = True
         if finished:
             self.book.record_finished(credential.id)
         if call.session and self.pool.binding(call.session) != credential.id:
-            self._in_background(self.store.set_binding(call.session, credential.id, STICKY_TTL))
+            self.journal.binding(call.session, credential.id, STICKY_TTL)
+            changed = True
         self.pool.used(credential, call.session, ok=True)
+        return changed
 
     def stream_ended(self, attempt: Attempt, broke: str | None) -> None:
         """A served stream is over: clean (`broke` None), or broken after its first byte."""
@@ -184,14 +202,9 @@ class Router:
         if entry is None:
             log.warning("%s via %s broke mid-stream: %s", attempt.target, credential.id, broke[:200])
             return
-        self.dirty[(entry.credential, entry.model)] = entry
+        self.journal.cooldown(entry)  # written at once; the stream is over, so no answer waits for it
         seconds = entry.until - time.time()
         log.warning("%s benched for %.0fs (unstable): broke mid-stream again: %s", credential.id, seconds, broke[:200])
-
-    def _in_background(self, job: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.create_task(job)
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
 
     def _wait_time(self, targets: list[Target], deadline: float) -> float | None:
         """Seconds until some candidate frees up, if that is before the deadline."""

@@ -1,10 +1,13 @@
 """`GET /account-limits`: every credential's health, cooldowns and usage today.
 
-JSON by default; `?format=table` gives an aligned text table. Keys are shown redacted.
+JSON by default; `?format=table` gives an aligned text table. Keys are shown redacted. Cooldowns and
+usage are the store's: every worker's and every instance's that share it, not only the answering
+process's (this process's own writes are made durable first, so nothing it counted is missing).
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from typing import Any
@@ -12,10 +15,13 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from babelgate.observe.usage import Tally, today
 from babelgate.redact import REDACTOR
 from babelgate.server.gateway import GATEWAY, Gateway
 from babelgate.store.base import ALL_MODELS, Entry
 from babelgate.store.shared import SharedStore
+
+log = logging.getLogger("babelgate.admin")
 
 
 def credential_status(entries: list[Entry], credential_id: str, now: float) -> tuple[str, list[dict[str, Any]]]:
@@ -46,15 +52,35 @@ def cooldown_text(cooldowns: list[dict[str, Any]]) -> str:
     return ", ".join(parts) or "-"
 
 
-def account_limits(gateway: Gateway) -> list[dict[str, Any]]:
+async def shared_state(gateway: Gateway) -> tuple[list[Entry], dict[str, Tally]]:
+    """Every cooldown and today's usage per credential, as the store has them (all workers'); this
+    process's own view when the store cannot be read."""
+    await gateway.journal.durable()
+    try:
+        entries = await gateway.store.load_cooldowns()
+        rows = await gateway.store.usage_for_day(today())
+    except Exception as error:
+        log.warning("account limits: the store could not be read (%s); showing this process's view", error)
+        ids = [c.id for upstream in gateway.upstreams.values() for c in upstream.credentials]
+        return gateway.book.snapshot(), {cid: gateway.ledger.for_credential(cid) for cid in ids}
+    usage: dict[str, Tally] = {}
+    for row in rows:
+        tally = usage.setdefault(row.credential, Tally())
+        tally.requests += row.requests
+        tally.input_tokens += row.input_tokens
+        tally.output_tokens += row.output_tokens
+    return entries, usage
+
+
+async def account_limits(gateway: Gateway) -> list[dict[str, Any]]:
     now = time.time()
-    entries = gateway.book.snapshot()
+    entries, usage_by_credential = await shared_state(gateway)
     providers = []
     for provider in gateway.upstreams.values():
         credentials = []
         for credential in provider.credentials:
             status, cooldowns = credential_status(entries, credential.id, now)
-            usage = gateway.ledger.for_credential(credential.id)
+            usage = usage_by_credential.get(credential.id, Tally())
             last = gateway.router.last_error.get(credential.id)
             credentials.append(
                 {
@@ -94,7 +120,7 @@ def table(providers: list[dict[str, Any]]) -> str:
 
 
 async def account_limits_handler(request: web.Request) -> web.StreamResponse:
-    providers = account_limits(request.app[GATEWAY])
+    providers = await account_limits(request.app[GATEWAY])
     if request.query.get("format") == "table":
         return web.Response(text=REDACTOR(table(providers)), content_type="text/plain")
     return web.Response(text=REDACTOR(orjson.dumps({"providers": providers}).decode()), content_type="application/json")

@@ -26,10 +26,11 @@ from babelgate.server import generation
 from babelgate.server.generation import Generation, Shared
 from babelgate.server.reload import Reloader
 from babelgate.store.base import Store
+from babelgate.store.journal import Journal
 from babelgate.store.shared import Change, SharedStore
 
 log = logging.getLogger("babelgate.gateway")
-SYNC_SECONDS = 2.0
+SYNC_SECONDS = 2.0  # how often other workers' cooldowns are adopted (this process's own changes are written at once)
 RELOAD_SECONDS = 30.0  # a shared store pushes changes; its cooldowns are reloaded this often besides, as a safety net
 
 
@@ -71,8 +72,10 @@ class Gateway:
     generation from start to end (`serve`), so a reload (`adopt`) never changes one in flight."""
 
     def __init__(self, config: Config, store: Store | None = None) -> None:
-        self.shared = Shared(CooldownBook(), Pool(), UsageLedger(), store or open_store(config))
+        ledger, store = UsageLedger(), store or open_store(config)
+        self.shared = Shared(CooldownBook(), Pool(), ledger, store, Journal(store, ledger.drain))
         self.book, self.pool, self.ledger, self.store = self.shared.book, self.shared.pool, self.shared.ledger, self.shared.store
+        self.journal = self.shared.journal  # this process's writes, stored before the answers end (every generation's)
         self.current = generation.build(config, self.shared)
         self.retiring: set[Generation] = set()  # replaced generations with requests still in flight
         self.observer = Observer(config, self.book.snapshot)
@@ -82,9 +85,8 @@ class Gateway:
         self._syncer: asyncio.Task[None] | None = None
         self._stopping = False  # stop() asks the syncer to end after the sync under way
         self._closers: set[asyncio.Task[None]] = set()
-        self._wake = asyncio.Event()  # a change to write or to adopt: sync now rather than at the next tick
+        self._wake = asyncio.Event()  # another instance's change to adopt: sync now rather than at the next tick
         self._reload_at = 0.0  # a shared store: when its cooldowns are next reloaded without being told
-        self.router.changed = self._wake.set
         self.reloader = Reloader(self, config.source)
 
     @property
@@ -190,28 +192,21 @@ class Gateway:
         _learn_secrets(self.current)
 
     async def sync(self) -> None:
-        """Write this process's cooldown changes and usage, then adopt the store's cooldowns.
+        """Write what the journal still holds (usage no answer waited for), then adopt the store's cooldowns.
 
         The store is the shared truth: other workers' cooldowns arrive here, and a credential
         cleared by `babelgate accounts verify` comes back into service.
         """
-        router = self.router  # every generation's router shares these (server/generation.py): drained in place
-        dirty, cleared = dict(router.dirty), set(router.cleared)
-        router.dirty.clear()
-        router.cleared.clear()
-        for credential, model in cleared - dirty.keys():
-            await self.store.delete_cooldowns(credential, model)
-        for entry in dirty.values():
-            await self.store.save_cooldown(entry)
-        for (credential, model, day), tally in self.ledger.drain().items():
-            await self.store.add_usage(credential, model, day, tally.requests, tally.input_tokens, tally.output_tokens)
+        await self.journal.durable()
         await self.observer.flush(self.store)
         await self.adopt_stored_credentials()
         if isinstance(self.store, SharedStore) and time.monotonic() < self._reload_at:
             return  # nothing changed elsewhere (it would have been pushed)
         self._reload_at = time.monotonic() + RELOAD_SECONDS
-        self.book.replace(await self.store.load_cooldowns())
-        self.book.restore(router.dirty.values())  # recorded while we were writing
+        stored = await self.store.load_cooldowns()
+        unwritten = self.journal.unwritten()  # recorded while we were reading
+        self.book.replace(e for e in stored if (e.credential, e.model) not in unwritten.cleared)
+        self.book.restore(unwritten.cooldowns.values())
 
     def _changed(self, change: Change) -> None:
         """Another instance changed shared state (pushed by the store)."""

@@ -3,7 +3,7 @@
 A config reload (server/reload.py) builds a new generation next to the running one and swaps it in:
 a request holds the generation it started on (`enter`/`leave`) to its last byte, so requests in
 flight finish on the old upstreams while new ones use the new. What outlives a config (the cooldown
-book, sticky bindings, usage, the store, the router's pending cooldown writes) is shared; an
+book, sticky bindings, usage, the store, the journal of pending writes) is shared; an
 upstream whose provider config did not change is carried over with its pooled connections, and an
 addon keeps the state it names in `kept_on_reload` (caches a conversation depends on).
 """
@@ -27,6 +27,7 @@ from babelgate.routing.pool import Pool
 from babelgate.routing.router import Router
 from babelgate.server.relay import canned
 from babelgate.store.base import Store
+from babelgate.store.journal import Journal
 
 
 @dataclass(slots=True)
@@ -37,6 +38,7 @@ class Shared:
     pool: Pool
     ledger: UsageLedger
     store: Store
+    journal: Journal  # the writes of every generation's router, on their way to the store (store/journal.py)
 
 
 @dataclass(eq=False)
@@ -83,11 +85,9 @@ def build(config: Config, shared: Shared, previous: Generation | None = None) ->
     for name, provider in config.providers.items():
         old = previous.upstreams.get(name) if previous is not None else None
         upstreams[name] = old if old is not None and old.config == provider else build_upstream(name, provider)
-    router = Router(config, upstreams, shared.book, shared.pool, shared.store)
+    router = Router(config, upstreams, shared.book, shared.pool, shared.store, shared.journal)
     if previous is not None:
-        old_router = previous.router
-        router.dirty, router.cleared, router.last_error = old_router.dirty, old_router.cleared, old_router.last_error
-        router.changed = old_router.changed
+        router.last_error = previous.router.last_error
     addons = load_addons(config, Context(config, shared.store, shared.ledger, router=router))
     if previous is not None:
         _keep_addon_state(previous.addons, addons)

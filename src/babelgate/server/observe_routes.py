@@ -90,12 +90,12 @@ async def overview_handler(request: web.Request) -> web.StreamResponse:
     return _json(overview(rows, since))
 
 
-def _provider_state(gateway: Gateway) -> dict[str, Any]:
-    return {"providers": account_limits(gateway), "in_flight": gateway.observer.in_flight, "now": time.time()}
+async def _provider_state(gateway: Gateway) -> dict[str, Any]:
+    return {"providers": await account_limits(gateway), "in_flight": gateway.observer.in_flight, "now": time.time()}
 
 
 async def providers(request: web.Request) -> web.StreamResponse:
-    return _json(_provider_state(request.app[GATEWAY]))
+    return _json(await _provider_state(request.app[GATEWAY]))
 
 
 async def config_handler(request: web.Request) -> web.StreamResponse:
@@ -113,7 +113,7 @@ async def events(request: web.Request) -> web.StreamResponse:
             now = time.monotonic()
             if now >= next_tick:
                 next_tick = now + TICK
-                await out.write(b"event: providers\ndata: " + orjson.dumps(_provider_state(gateway)) + b"\n\n")
+                await out.write(b"event: providers\ndata: " + orjson.dumps(await _provider_state(gateway)) + b"\n\n")
             try:
                 summary = await asyncio.wait_for(queue.get(), max(next_tick - time.monotonic(), 0.01))
             except TimeoutError:

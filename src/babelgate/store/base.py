@@ -11,7 +11,7 @@ spend per window (server/limits.py), shared by every worker and instance on the 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from babelgate.providers.classify import Reason
@@ -47,6 +47,57 @@ class Usage:
     requests: int
     input_tokens: int
     output_tokens: int
+
+
+@dataclass(slots=True)
+class Changes:
+    """Writes the gateway makes together (`Store.apply`, one transaction where the store has them):
+    cooldowns set and cleared, session bindings, usage increments. A key is in `cooldowns` or in
+    `cleared`, never both: the later change wins."""
+
+    cooldowns: dict[tuple[str, str], Entry] = field(default_factory=dict)  # (credential, model) → entry
+    cleared: set[tuple[str, str]] = field(default_factory=set)  # (credential, model) to delete
+    bindings: dict[str, tuple[str, float]] = field(default_factory=dict)  # session → (credential, ttl seconds)
+    usage: dict[tuple[str, str, str], tuple[int, int, int]] = field(default_factory=dict)  # (credential, model, day) → increments
+
+    def __bool__(self) -> bool:
+        return bool(self.cooldowns or self.cleared or self.bindings or self.usage)
+
+    def save(self, entry: Entry) -> None:
+        key = (entry.credential, entry.model)
+        self.cleared.discard(key)
+        self.cooldowns[key] = entry
+
+    def clear(self, credential: str, model: str) -> None:
+        self.cooldowns.pop((credential, model), None)
+        self.cleared.add((credential, model))
+
+    def count(self, key: tuple[str, str, str], requests: int, input_tokens: int, output_tokens: int) -> None:
+        old = self.usage.get(key, (0, 0, 0))
+        self.usage[key] = (old[0] + requests, old[1] + input_tokens, old[2] + output_tokens)
+
+    def under(self, newer: Changes) -> None:
+        """Put these (older, unwritten) changes back beneath `newer`, which wins where both set a key."""
+        for key, entry in self.cooldowns.items():
+            if key not in newer.cooldowns and key not in newer.cleared:
+                newer.cooldowns[key] = entry
+        newer.cleared |= {key for key in self.cleared if key not in newer.cooldowns}
+        for session, binding in self.bindings.items():
+            newer.bindings.setdefault(session, binding)
+        for day_key, counts in self.usage.items():
+            newer.count(day_key, *counts)
+
+
+async def apply_each(store: Store, changes: Changes) -> None:
+    """`Store.apply` for a store without transactions: one call per change, in the order of `Changes`."""
+    for credential, model in changes.cleared:
+        await store.delete_cooldowns(credential, model)
+    for entry in changes.cooldowns.values():
+        await store.save_cooldown(entry)
+    for session, (credential, ttl) in changes.bindings.items():
+        await store.set_binding(session, credential, ttl)
+    for (credential, model, day), (requests, input_tokens, output_tokens) in changes.usage.items():
+        await store.add_usage(credential, model, day, requests, input_tokens, output_tokens)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +146,11 @@ class RequestFilter:
 
 
 class Store(Protocol):
+    async def apply(self, changes: Changes) -> None:
+        """Write every change, all or none where the store can (SQLite: one transaction). When it
+        raises, nothing was applied, so the caller may apply the same changes again."""
+        ...
+
     async def load_cooldowns(self) -> list[Entry]: ...
 
     async def save_cooldown(self, entry: Entry) -> None:

@@ -8,7 +8,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from babelgate.store.base import Counter, Entry, Increment, LoggedRequest, RequestFilter, Usage
+from babelgate.store.base import Changes, Counter, Entry, Increment, LoggedRequest, RequestFilter, Usage, apply_each
 
 PRUNE_SECONDS = 60.0  # expired counters are dropped this often
 
@@ -26,6 +26,9 @@ class MemoryStore:
         self._reasoning: OrderedDict[str, tuple[str, float]] = OrderedDict()
         self._counters: dict[str, Counter] = {}
         self._pruned = 0.0
+
+    async def apply(self, changes: Changes) -> None:
+        await apply_each(self, changes)
 
     async def load_cooldowns(self) -> list[Entry]:
         return list(self._cooldowns.values())

@@ -33,7 +33,7 @@ import orjson
 from redis.asyncio import Redis
 
 from babelgate.providers.classify import Reason
-from babelgate.store.base import Entry, LoggedRequest, RequestFilter, Usage
+from babelgate.store.base import Changes, Entry, LoggedRequest, RequestFilter, Usage, apply_each
 from babelgate.store.keys import KeyCipher
 from babelgate.store.memory import MemoryStore
 from babelgate.store.redis_counters import CountersOnRedis, RedisCounters
@@ -85,6 +85,11 @@ class RedisStore(CountersOnRedis):  # the named counters: store/redis_counters.p
         self._delete_credential = self.link.client.register_script(_DELETE_CREDENTIAL)
         self._log = RedisRequestLog(prefix)
         self._counters = RedisCounters(self.link.client, prefix, clock)
+
+    async def apply(self, changes: Changes) -> None:
+        """Each change as its own write: written at once while Redis answers, queued in order while it
+        does not (store/redis_link.py), so a batch is never lost to an outage."""
+        await apply_each(self, changes)
 
     # Cooldowns.
 

@@ -1,5 +1,10 @@
 """The embedded default store: one SQLite file in WAL mode, shared safely by several processes.
 
+The gateway writes its changes with `apply` (store/journal.py gathers them): one transaction per
+batch, committed before the answer that caused them ends. With `synchronous = NORMAL` a commit is in
+the WAL file (the operating system's cache) when it returns, so it survives the process being
+killed (`kill -9`, an OOM kill); a power cut may lose the last commits, never corrupt the file.
+
 All database work runs in one dedicated worker thread that owns the connection (a single-thread
 executor), so the event loop never waits on disk or on another process's lock. The connection is
 opened and the schema created by the first job of that thread, so constructing a store is cheap
@@ -14,7 +19,6 @@ creates 0700; keys added with `babelgate accounts add` are stored encrypted (sto
 from __future__ import annotations
 
 import asyncio
-import math
 import os
 import sqlite3
 import time
@@ -23,9 +27,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from babelgate.providers.classify import Reason
 from babelgate.store import request_log, sqlite_counters
-from babelgate.store.base import Counter, Entry, Increment, LoggedRequest, RequestFilter, Usage
+from babelgate.store import sqlite_jobs as jobs
+from babelgate.store.base import Changes, Counter, Entry, Increment, LoggedRequest, RequestFilter, Usage
 from babelgate.store.keys import KeyCipher
 
 T = TypeVar("T")
@@ -96,16 +100,19 @@ class SqliteStore:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="babelgate-sqlite")
         self._opened = self._executor.submit(self._open, busy_timeout)  # the worker's first job
 
+    async def apply(self, changes: Changes) -> None:
+        """Every change in one transaction: all of them reach the file, or none (and the caller
+        may apply them again without counting usage twice)."""
+        await self._run(jobs.apply, changes, self._clock())
+
     # Cooldowns.
 
     async def load_cooldowns(self) -> list[Entry]:
-        rows = await self._run(_load_cooldowns, self._clock() - STALE_COOLDOWN)
-        return [entry for entry in map(_entry, rows) if entry is not None]
+        rows = await self._run(jobs.load_cooldowns, self._clock() - STALE_COOLDOWN)
+        return [entry for entry in map(jobs.entry, rows) if entry is not None]
 
     async def save_cooldown(self, entry: Entry) -> None:
-        until = entry.until if math.isfinite(entry.until) else None
-        row = (entry.credential, entry.model, entry.reason.value, until, entry.strikes, entry.last_status)
-        await self._run(_execute, "INSERT OR REPLACE INTO cooldowns VALUES (?, ?, ?, ?, ?, ?)", row)
+        await self._run(_execute, jobs.SAVE_COOLDOWN, jobs.cooldown_row(entry))
 
     async def delete_cooldowns(self, credential: str, model: str | None = None) -> None:
         if model is None:
@@ -121,7 +128,7 @@ class SqliteStore:
         return str(rows[0][0]) if rows else None
 
     async def set_binding(self, session_key: str, credential: str, ttl: float) -> None:
-        await self._run(_set_binding, session_key, credential, self._clock(), ttl)
+        await self._run(jobs.set_binding, session_key, credential, self._clock(), ttl)
 
     # Cached reasoning state.
 
@@ -141,13 +148,7 @@ class SqliteStore:
     # Usage.
 
     async def add_usage(self, credential: str, model: str, day: str, requests: int, input_tokens: int, output_tokens: int) -> None:
-        await self._run(
-            _execute,
-            "INSERT INTO usage VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (day, credential, model) DO UPDATE SET "
-            "requests = requests + excluded.requests, input_tokens = input_tokens + excluded.input_tokens, "
-            "output_tokens = output_tokens + excluded.output_tokens",
-            (day, credential, model, requests, input_tokens, output_tokens),
-        )
+        await self._run(_execute, jobs.ADD_USAGE, (day, credential, model, requests, input_tokens, output_tokens))
 
     async def usage_for_day(self, day: str) -> list[Usage]:
         rows = await self._run(
@@ -274,16 +275,6 @@ def _query(conn: sqlite3.Connection, sql: str, params: tuple[object, ...]) -> li
     return conn.execute(sql, params).fetchall()
 
 
-def _load_cooldowns(conn: sqlite3.Connection, stale_before: float) -> list[tuple[Any, ...]]:
-    conn.execute("DELETE FROM cooldowns WHERE until < ?", (stale_before,))
-    return conn.execute("SELECT credential, model, reason, until, strikes, last_status FROM cooldowns").fetchall()
-
-
-def _set_binding(conn: sqlite3.Connection, session_key: str, credential: str, now: float, ttl: float) -> None:
-    conn.execute("DELETE FROM bindings WHERE expires <= ?", (now,))
-    conn.execute("INSERT OR REPLACE INTO bindings VALUES (?, ?, ?)", (session_key, credential, now + ttl))
-
-
 def _put_reasoning(conn: sqlite3.Connection, entries: dict[str, str], now: float, ttl: float) -> None:
     conn.execute("BEGIN IMMEDIATE")  # one transaction: the entries of one answer land together
     try:
@@ -293,15 +284,6 @@ def _put_reasoning(conn: sqlite3.Connection, entries: dict[str, str], now: float
         conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
-
-
-def _entry(row: tuple[Any, ...]) -> Entry | None:
-    credential, model, reason, until, strikes, last_status = row
-    try:
-        known = Reason(reason)
-    except ValueError:  # written by a newer version: ignore
-        return None
-    return Entry(credential, model, known, math.inf if until is None else until, strikes, last_status)
 
 
 def _add_credential(conn: sqlite3.Connection, provider: str, name: str, key: str, cipher: KeyCipher) -> None:
