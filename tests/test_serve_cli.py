@@ -37,14 +37,12 @@ async def serving(*args: str, env: dict[str, str], port: int) -> AsyncIterator[t
     lines: list[str] = []
     try:
         deadline = time.monotonic() + 30
-        async with aiohttp.ClientSession() as session:
-            while time.monotonic() < deadline and process.returncode is None:
-                try:
-                    async with session.get(f"http://127.0.0.1:{port}/health") as response:
-                        if response.status == 200:
-                            break
-                except aiohttp.ClientError:
-                    await asyncio.sleep(0.1)
+        assert process.stdout is not None
+        while not any("listening on" in line for line in lines):  # printed once every worker listens
+            line = await asyncio.wait_for(process.stdout.readline(), max(deadline - time.monotonic(), 0.1))
+            if not line:
+                break
+            lines.append(line.decode().rstrip("\n"))
         assert process.returncode is None, "babelgate serve exited early"
         yield process, lines
     finally:
