@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import secrets
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from babelgate.call import Call
@@ -63,12 +63,17 @@ class RequestRecord:
     response_body: bytes | None = None
 
     def summary(self) -> dict[str, Any]:
-        """Everything but the bodies, as plain JSON values."""
-        data = asdict(self)
-        data.pop("request_body")
-        data.pop("response_body")
+        """Everything but the bodies, as plain JSON values (by hand: `dataclasses.asdict` deep-copies, 4x slower)."""
+        data = {name: getattr(self, name) for name in SUMMARY_FIELDS}
+        data["attempts"] = [
+            {"target": a.target, "credential": a.credential, "status": a.status, "reason": a.reason, "message": a.message}
+            for a in self.attempts
+        ]
         data["captured"] = self.request_body is not None
         return data
+
+
+SUMMARY_FIELDS = tuple(f.name for f in fields(RequestRecord) if f.name not in ("attempts", "request_body", "response_body"))
 
 
 def record_of(rid: str, method: str, path: str, status: int, started: float, call: Call | None, error: str = "") -> RequestRecord:
