@@ -16,7 +16,8 @@ import yaml
 
 from tests.fakes import openai_wire as wire
 from tests.fakes.upstream import FakeUpstream, Reply
-from tests.test_serve_cli import base_env, free_port, serving
+from tests.support.processes import free_port
+from tests.test_serve_cli import base_env, serving
 
 ALICE = "alice-key-0123456789"
 RPM = 7

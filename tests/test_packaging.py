@@ -28,7 +28,7 @@ import yaml
 from babelgate import __version__
 from tests.fakes import openai_wire as wire
 from tests.fakes.upstream import FakeUpstream, Reply
-from tests.test_serve_cli import free_port
+from tests.support.processes import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 UV = str(Path(sys.executable).with_name("uv"))

@@ -14,7 +14,8 @@ import yaml
 
 from tests.fakes import openai_wire as wire
 from tests.fakes.upstream import FakeUpstream, Reply
-from tests.test_serve_cli import BABELGATE, base_env, free_port, serving
+from tests.support.processes import free_port
+from tests.test_serve_cli import BABELGATE, base_env, serving
 
 ADMIN = "admin-key-reload-cli-01"
 DEADLINE = 20.0

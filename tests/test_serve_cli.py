@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -19,14 +18,9 @@ import yaml
 from babelgate.providers.presets import default_aliases, find_local_servers, from_environment
 from tests.fakes import openai_wire as wire
 from tests.fakes.upstream import FakeUpstream, Reply
+from tests.support.processes import free_port
 
 BABELGATE = str(Path(sys.executable).with_name("babelgate"))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @asynccontextmanager

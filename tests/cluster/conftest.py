@@ -24,7 +24,8 @@ import yaml
 from tests.fakes import openai_wire as wire
 from tests.fakes.upstream import FakeUpstream, Received, Reply
 from tests.support.haproxy import HAProxy
-from tests.support.redis_server import RedisServer, free_port
+from tests.support.processes import free_port
+from tests.support.redis_server import RedisServer
 
 BABELGATE = str(Path(sys.executable).with_name("babelgate"))
 PROVIDERS = {"cool": "round-robin", "st": "sticky", "tally": "round-robin", "rr": "round-robin", "out": "round-robin"}

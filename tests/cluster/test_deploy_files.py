@@ -19,7 +19,7 @@ from tests.cluster.traffic import TIMEOUT, body, chat, until
 from tests.fakes import openai_wire as wire
 from tests.fakes.upstream import FakeUpstream, Reply
 from tests.support.haproxy import CONFIG, HAPROXY
-from tests.support.redis_server import free_port
+from tests.support.processes import free_port
 
 DEPLOY = CONFIG.parent
 

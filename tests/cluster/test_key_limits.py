@@ -10,8 +10,9 @@ import aiohttp
 from tests.fakes import openai_wire as wire
 from tests.fakes.upstream import FakeUpstream, Reply
 from tests.support.haproxy import HAProxy
+from tests.support.processes import free_port
 from tests.support.redis_server import RedisServer
-from tests.support.serve_process import Served, free_port, serve
+from tests.support.serve_process import Served, serve
 
 LIMIT = 7
 SENT = 30

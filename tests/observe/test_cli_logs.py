@@ -17,7 +17,8 @@ from babelgate.store.sqlite import SqliteStore
 from tests.fakes import openai_wire as wire
 from tests.fakes.upstream import FakeUpstream, Received, Reply
 from tests.support.claude_cli import run_claude
-from tests.test_serve_cli import BABELGATE, base_env, free_port, serving
+from tests.support.processes import free_port
+from tests.test_serve_cli import BABELGATE, base_env, serving
 
 CLIENT = "client-key-logs-cli-0001"
 FIRST_KEY = "sk-logs-first-rate-limited"

@@ -14,7 +14,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.fakes import openai_wire as wire
 from tests.fakes.upstream import FakeUpstream, Received, Reply
-from tests.test_serve_cli import base_env, free_port, serving
+from tests.support.processes import free_port
+from tests.test_serve_cli import base_env, serving
 
 ADMIN = "admin-key-workers-metrics"
 CLIENT = "client-key-workers-metrics"

@@ -15,7 +15,8 @@ import aiohttp
 import yaml
 
 from tests.fakes.upstream import FakeUpstream, Received, Reply
-from tests.test_serve_cli import base_env, free_port, serving
+from tests.support.processes import free_port
+from tests.test_serve_cli import base_env, serving
 
 BABELGATE = str(Path(sys.executable).with_name("babelgate"))
 SECRETS = {

@@ -8,14 +8,13 @@ import csv
 import io
 import os
 import shutil
-import signal
 import subprocess
 import time
 from pathlib import Path
 
 import aiohttp
 
-from tests.support.redis_server import free_port
+from tests.support.processes import free_port, terminate
 
 HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
 CONFIG = Path(__file__).resolve().parents[2] / "deploy" / "haproxy.cfg"
@@ -45,14 +44,7 @@ class HAProxy:
 
     async def stop(self) -> None:
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(signal.SIGTERM)
-        try:
-            await asyncio.to_thread(process.wait, 10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            await asyncio.to_thread(process.wait, 10)
+        await terminate(process)
 
     async def states(self) -> dict[str, str]:
         """Each instance's state as HAProxy's health checks see it: "UP", "DOWN", ..."""

@@ -13,7 +13,6 @@ on exit: SIGTERM, wait, then SIGKILL.
 from __future__ import annotations
 
 import importlib.util
-import socket
 import subprocess
 import sys
 import tempfile
@@ -24,6 +23,8 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, NamedTuple
+
+from tests.support.processes import free_port
 
 __all__ = ["LlamaServer", "LlamaServerError", "free_port", "llama_cpp_available", "start_llama_server", "stop_process"]
 
@@ -52,14 +53,6 @@ class LlamaServer(NamedTuple):
 def llama_cpp_available() -> bool:
     """Whether `llama_cpp.server` can be imported by this interpreter (for `pytest.mark.skipif`)."""
     return importlib.util.find_spec("llama_cpp") is not None and importlib.util.find_spec("uvicorn") is not None
-
-
-def free_port() -> int:
-    """A port the kernel just handed out for 127.0.0.1 (bind to port 0, read it, release it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def stop_process(process: subprocess.Popen[bytes], timeout: float = STOP_TIMEOUT) -> None:

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import signal
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -17,13 +15,9 @@ from pathlib import Path
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from tests.support.processes import free_port, terminate
+
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class RedisServer:
@@ -49,14 +43,7 @@ class RedisServer:
     async def stop(self) -> None:
         """SIGTERM (Redis writes its append-only file and exits), bounded."""
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(signal.SIGTERM)
-        try:
-            await asyncio.to_thread(process.wait, 10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            await asyncio.to_thread(process.wait, 10)
+        await terminate(process)
 
     async def _wait_ready(self) -> None:
         client = aioredis.Redis(host="127.0.0.1", port=self.port, socket_connect_timeout=0.5)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import sys
 import time
 from dataclasses import dataclass
@@ -16,14 +15,10 @@ from typing import IO, Any
 import aiohttp
 import yaml
 
+from tests.support.processes import free_port
+
 BABELGATE = str(Path(sys.executable).with_name("babelgate"))
 START_SECONDS = 30.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
