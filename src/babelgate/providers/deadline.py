@@ -57,23 +57,32 @@ def too_large(limit: int, what: str, key: str) -> LimitReached:
 
 async def read_body(content: aiohttp.StreamReader, limit: int, clock: Clock | None) -> tuple[bytes, bool]:
     """At most `limit` bytes of a body, and whether there was more (left unread). With a `clock`, each
-    read keeps to its idle and total limits; without, the caller's own deadline bounds the reads."""
+    read that has to wait keeps to its idle and total limits; without, the caller's own deadline bounds
+    the reads. What has already arrived is taken without a timer (a small body comes with its headers)."""
     parts: list[bytes] = []
     size = 0
     while size <= limit:
-        if clock is None:
-            chunk = await content.readany()
-        else:
-            deadline, which = clock.next_read()
-            try:
-                async with asyncio.timeout_at(deadline):
-                    chunk = await content.readany()
-            except TimeoutError as error:
-                if isinstance(error, aiohttp.ServerTimeoutError):
-                    raise
-                raise clock.expired(which) from None
+        chunk = content.read_nowait()
         if not chunk:
-            return b"".join(parts), False
+            if content.at_eof():
+                break
+            chunk = await _read(content, clock)
+            if not chunk:
+                break
         parts.append(chunk)
         size += len(chunk)
-    return b"".join(parts)[:limit], True
+    body = parts[0] if len(parts) == 1 else b"".join(parts)
+    return (body, False) if size <= limit else (body[:limit], True)
+
+
+async def _read(content: aiohttp.StreamReader, clock: Clock | None) -> bytes:
+    if clock is None:
+        return await content.readany()
+    deadline, which = clock.next_read()
+    try:
+        async with asyncio.timeout_at(deadline):
+            return await content.readany()
+    except TimeoutError as error:
+        if isinstance(error, aiohttp.ServerTimeoutError):
+            raise
+        raise clock.expired(which) from None

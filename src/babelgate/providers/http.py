@@ -24,6 +24,7 @@ import orjson
 
 from babelgate import ir
 from babelgate.config import KeySpec, ProviderConfig
+from babelgate.config_upstream import Limits
 from babelgate.dialects.base import Dialect, EncodeOptions
 from babelgate.errors import Kind, UpstreamError
 from babelgate.providers import transport
@@ -80,7 +81,7 @@ class HttpUpstream:
 
     def framing(self) -> Framing:
         """What cuts this upstream's stream into frames."""
-        return SSEFraming(self.config.limits.max_event_bytes)
+        return SSEFraming(self.limits.max_event_bytes)
 
     def dialect_for(self, model: str) -> Dialect:
         """The wire format spoken to `model`: the family's `dialect` (a family may speak several, by model)."""
@@ -98,6 +99,11 @@ class HttpUpstream:
                 request.headers["Authorization"] = f"Bearer {await self.entra.token()}"
             except EntraUnavailable as error:
                 raise self.error(401, f"{self.name}: {error}") from None
+
+    @cached_property
+    def limits(self) -> Limits:
+        """The provider's timeouts and sizes (read once: pydantic's private attribute is slow to reach)."""
+        return self.config.limits
 
     @cached_property
     def api_root(self) -> str:
@@ -142,7 +148,7 @@ class HttpUpstream:
     def session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:  # its proxy and CAs are set up here, once (providers/transport.py)
             # Connecting has its own timeout; every other wait keeps to the request's `Clock` (providers/deadline.py).
-            timeout = aiohttp.ClientTimeout(total=None, sock_connect=self.config.limits.connect)
+            timeout = aiohttp.ClientTimeout(total=None, sock_connect=self.limits.connect)
             connector = transport.connector(self.config)
             proxy = transport.session_proxy(self.config)
             self._session = aiohttp.ClientSession(timeout=timeout, connector=connector, auto_decompress=True, proxy=proxy)
@@ -179,7 +185,7 @@ class HttpUpstream:
         stream = attempt.request.stream
         outgoing = Outgoing("POST", self.url(attempt.model, stream), self.headers(attempt.client_headers), orjson.dumps(body))
         await self.authenticate(outgoing, attempt.credential)
-        clock = Clock(self.config.limits)
+        clock = Clock(self.limits)
         response: aiohttp.ClientResponse | None = None
         try:
             async with asyncio.timeout_at(clock.first_byte_at):  # nothing has reached the client before this

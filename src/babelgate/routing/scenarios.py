@@ -48,9 +48,10 @@ class Scenario:
 class Scenarios:
     def __init__(self, config: ScenariosConfig) -> None:
         self.config = config
+        self.configured = any(value is not None for value in config.model_dump().values())
 
     def __bool__(self) -> bool:
-        return any(value is not None for value in self.config.model_dump().values())
+        return self.configured
 
     def pick(self, call: Call) -> Scenario | None:
         """The first scenario the call is a case of, among those configured."""
