@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
@@ -65,16 +66,25 @@ class Metrics:
             self.registry = CollectorRegistry()
             MultiProcessCollector(self.registry)  # type: ignore[no-untyped-call]
         self.registry.register(_Cooldowns(cooldowns))
+        self._children: dict[tuple[object, ...], Any] = {}
+
+    def _child(self, metric: Counter | Histogram, *labels: str) -> Any:
+        """`metric.labels(*labels)`, remembered: prometheus-client checks and locks on every `labels` call (4 µs)."""
+        key = (metric, *labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
 
     def observe(self, record: RequestRecord, error_kind: str) -> None:
         provider = record.provider or "none"
         model = record.target.split("/", 1)[-1] if record.target else ""
-        self.requests.labels(record.dialect or "none", provider, model, str(record.status)).inc()
+        self._child(self.requests, record.dialect or "none", provider, model, str(record.status)).inc()
         if error_kind:
-            self.errors.labels(error_kind).inc()
-        self.latency.labels(provider).observe(record.latency_ms / 1000)
+            self._child(self.errors, error_kind).inc()
+        self._child(self.latency, provider).observe(record.latency_ms / 1000)
         if record.ttft_ms is not None:
-            self.ttft.labels(provider).observe(record.ttft_ms / 1000)
+            self._child(self.ttft, provider).observe(record.ttft_ms / 1000)
         if record.target:
             for kind, count in (
                 ("input", record.input_tokens),
@@ -83,11 +93,11 @@ class Metrics:
                 ("cache_write", record.cache_write_tokens),
             ):
                 if count:
-                    self.tokens.labels(provider, model, kind).inc(count)
+                    self._child(self.tokens, provider, model, kind).inc(count)
             if record.cost:
-                self.cost.labels(provider, model).inc(record.cost)
+                self._child(self.cost, provider, model).inc(record.cost)
         for attempt in record.attempts:
-            self.failures.labels(attempt.credential, attempt.reason).inc()
+            self._child(self.failures, attempt.credential, attempt.reason).inc()
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

@@ -61,7 +61,8 @@ class Observer:
         if record.target:
             usage = ir.Usage(record.input_tokens, record.output_tokens, record.cache_read_tokens, record.cache_write_tokens)
             record.cost = round(self.prices.cost(record.target.split("/", 1)[-1], usage), 8)
-        record.error = REDACTOR(record.error)  # an upstream may echo a key, an address its credentials
+        if record.error:
+            record.error = REDACTOR(record.error)  # an upstream may echo a key, an address its credentials
         for attempt in record.attempts:
             attempt.message = REDACTOR(attempt.message)
         if self.capture == "all" or (self.capture == "errors" and record.status >= 400):
