@@ -117,3 +117,44 @@ def test_the_config_names_unknown_addons() -> None:
     built_ins = "warmup, session_recovery, claude_code, signatures, usage"
     with pytest.raises(ConfigError, match=f"unknown addon 'usgae'; built-in addons are {built_ins}"):
         parse({"addons": {"usgae": False}})
+
+
+async def test_settle_hooks_are_bounded_together_and_a_failing_one_does_not_stop_the_next(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import asyncio
+
+    from babelgate.addons import base
+
+    ran: list[str] = []
+
+    class Failing(base.Addon):
+        name = "failing"
+
+        async def settle(self, call: Any) -> None:
+            ran.append("failing")
+            raise RuntimeError("boom")
+
+    class Hanging(base.Addon):
+        name = "hanging"
+
+        async def settle(self, call: Any) -> None:
+            ran.append("hanging")
+            await asyncio.Event().wait()
+
+    class After(base.Addon):
+        name = "after"
+
+        async def settle(self, call: Any) -> None:
+            ran.append("after")
+
+    monkeypatch.setattr(base, "SETTLE_SECONDS", 0.05)
+    context = base.Context(parse({"providers": {}}), None, None)  # type: ignore[arg-type]
+    chain = base.Addons([Failing(context), After(context), Hanging(context), After(context)])
+    with caplog.at_level(logging.ERROR, "babelgate.addons"):
+        await asyncio.wait_for(chain.settle(None), 5)  # type: ignore[arg-type]
+    assert ran == ["failing", "after", "hanging"]  # the hook after the hanging one is given up with it
+    assert [r.getMessage() for r in caplog.records] == [
+        "addon failing failed in its settle hook; skipped",
+        "addon hanging failed in its settle hook; skipped",
+    ]

@@ -113,18 +113,21 @@ class StreamReader:
         keepalive = clock.limits.keepalive
         loop = clock.loop
         last_byte = quiet_since = loop.time()
+        source = self._source
         while True:
-            deadline, which = clock.next_read(last_byte)
-            wake = min(deadline, quiet_since + keepalive) if keepalive else deadline
-            try:
-                async with asyncio.timeout_at(wake):
-                    raw = await self._source.readany()
-            except TimeoutError as error:
-                if isinstance(error, aiohttp.ServerTimeoutError) or wake >= deadline:
-                    raise clock.expired(which) from None
-                quiet_since = loop.time()
-                yield KEEPALIVE
-                continue
+            raw = source.read_nowait()  # what has arrived already: no timer (a busy stream is read ahead)
+            if not raw and not source.at_eof():
+                deadline, which = clock.next_read(last_byte)
+                wake = min(deadline, quiet_since + keepalive) if keepalive else deadline
+                try:
+                    async with asyncio.timeout_at(wake):
+                        raw = await source.readany()
+                except TimeoutError as error:
+                    if isinstance(error, aiohttp.ServerTimeoutError) or wake >= deadline:
+                        raise clock.expired(which) from None
+                    quiet_since = loop.time()
+                    yield KEEPALIVE
+                    continue
             if not raw:
                 return
             last_byte = quiet_since = loop.time()
