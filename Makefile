@@ -63,6 +63,7 @@ test: dev node-clients system-packages lint typecheck
 	$(BIN)/pytest -q
 
 bench: dev node-clients system-packages
+	$(BIN)/python -m bench.faults
 	$(BIN)/python -m bench.run
 
 # docs/configuration.md's key tables and docs/config.schema.json, from the config models and config_help.yaml.

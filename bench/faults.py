@@ -1,13 +1,18 @@
 """What one huge upstream answer costs everyone else: `python -m bench.faults` (scenario `huge-errors`).
 
-A fake upstream (its own process) answers model `huge-*` with a 500 whose body is 64 MB (written
-block by block, never held) and every other model with a small Chat Completions answer. The
+Two fake upstreams (each its own process, so pumping the huge bodies never delays a small answer at
+the source) answer model `huge` with a 500 whose body is 64 MB (written block by block, never held)
+and every other model with a small Chat Completions answer. The
 gateway (its own process) has a provider per huge request (`big<round>-<i>`, one key each, so
 each huge request meets exactly one 64 MB body, cannot fail over, and no key is benched) and
 `small`. While rounds of 20 concurrent huge requests run, 50 concurrent clients loop
-small requests; the same 50 loops run alone first as the baseline. Reported: the gateway's RSS at
-idle and at its peak, the small requests' p50 and p99 with and without the huge errors, and how
-long each huge request took to become the client's 502.
+small requests; the same 50 loops run alone first as the baseline. Two kinds of loop, each measured
+alone and during its own huge rounds: *closed* (each client sends its next request as soon as the last
+is answered, so the latency is mostly queueing at the gateway's full throughput on a shared machine)
+and *paced* (each client sends one request every PACE_SECONDS, 500 requests a second in all, below
+what the gateway serves, so the latency is the time to answer). Reported: the gateway's RSS at idle
+and at its peak, the small requests' p50 and p99 with and without the huge errors, and how long each
+huge request took to become the client's 502.
 
 `--source PATH` runs the babelgate found under PATH (for example `/work/main/src`) instead, to
 compare with an earlier version. Results go to bench/results/faults.json.
@@ -35,6 +40,7 @@ from bench.targets import babelgate_argv
 HUGE = 64 * 1024 * 1024
 BLOCK = 64 * 1024
 HUGE_AT_ONCE, SMALL_CLIENTS = 20, 50
+PACE_SECONDS = 0.1  # a paced client's interval between request starts
 SMALL_ANSWER = json.dumps(
     {
         "id": "chatcmpl-bench",
@@ -85,12 +91,12 @@ async def _serve(port: int) -> None:
 # ---- the measurement ---------------------------------------------------------------------
 
 
-def _config(work: Path, port: int, upstream: int, rounds: int) -> Path:
+def _config(work: Path, port: int, upstream: int, small_upstream: int, rounds: int) -> Path:
     url = f"http://127.0.0.1:{upstream}/v1"
     providers = {f"big{r}-{i}": {"base_url": url, "api_keys": [f"sk-big-{r}-{i}"]} for r in range(rounds) for i in range(HUGE_AT_ONCE)}
     config = {
         "server": {"host": "127.0.0.1", "port": port},
-        "providers": {**providers, "small": {"base_url": url, "api_keys": ["sk-small"]}},
+        "providers": {**providers, "small": {"base_url": f"http://127.0.0.1:{small_upstream}/v1", "api_keys": ["sk-small"]}},
         "routing": {"max_wait": 0},
         "store": {"type": "memory"},
     }
@@ -99,15 +105,16 @@ def _config(work: Path, port: int, upstream: int, rounds: int) -> Path:
     return path
 
 
-async def _small_loops(url: str, stop: asyncio.Event) -> tuple[list[float], int]:
+async def _small_loops(url: str, stop: asyncio.Event, pace: float | None) -> tuple[list[float], int]:
     latencies: list[float] = []
     failed = 0
     body = {"model": "small/small", "messages": [{"role": "user", "content": "hi"}]}
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=120)) as session:
 
-        async def loop() -> None:
+        async def loop(offset: float) -> None:
             nonlocal failed
+            await asyncio.sleep(offset)  # paced clients start spread over one interval
             while not stop.is_set():
                 started = time.perf_counter()
                 async with session.post(f"{url}/v1/chat/completions", json=body) as response:
@@ -115,12 +122,14 @@ async def _small_loops(url: str, stop: asyncio.Event) -> tuple[list[float], int]
                     if response.status != 200:
                         failed += 1
                 latencies.append(time.perf_counter() - started)
+                if pace is not None:
+                    await asyncio.sleep(max(0.0, started + pace - time.perf_counter()))
 
-        await asyncio.gather(*(loop() for _ in range(SMALL_CLIENTS)))
+        await asyncio.gather(*(loop(pace * i / SMALL_CLIENTS if pace else 0.0) for i in range(SMALL_CLIENTS)))
     return latencies, failed
 
 
-async def _huge_rounds(url: str, rounds: int) -> list[tuple[int, float, int]]:
+async def _huge_rounds(url: str, rounds: range) -> list[tuple[int, float, int]]:
     """(status, seconds, body bytes) of every huge request."""
     results: list[tuple[int, float, int]] = []
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=300)) as session:
@@ -132,7 +141,7 @@ async def _huge_rounds(url: str, rounds: int) -> list[tuple[int, float, int]]:
                 raw = await response.read()
             results.append((response.status, time.perf_counter() - started, len(raw)))
 
-        for round_ in range(rounds):
+        for round_ in rounds:
             await asyncio.gather(*(one(f"big{round_}-{i}/huge") for i in range(HUGE_AT_ONCE)))
     return results
 
@@ -148,32 +157,35 @@ def _percentile(values: list[float], share: float) -> float:
 
 
 async def _measure(url: str, pid: int, baseline_seconds: float, rounds: int) -> dict[str, Any]:
-    stop = asyncio.Event()
-    asyncio.get_running_loop().call_later(baseline_seconds, stop.set)
-    alone, alone_failed = await _small_loops(url, stop)
-    idle_kb = procs.rss_kb(procs.tree(pid))
-    stop = asyncio.Event()
-    started = time.perf_counter()
-    with procs.Sampler(pid, interval=0.1) as sampler:
-        small = asyncio.create_task(_small_loops(url, stop))
-        huge = await _huge_rounds(url, rounds)
-        stop.set()
-        during, during_failed = await small
-    seconds = time.perf_counter() - started
-    return {
-        "during_seconds": round(seconds, 1),
-        "gateway_cores_during": round(sampler.cpu / seconds, 2),
-        "idle_rss_mb": round(idle_kb / 1024, 1),
-        "peak_rss_mb": round(sampler.peak_kb / 1024, 1),
-        "small_alone": _latencies(alone, alone_failed),
-        "small_during": _latencies(during, during_failed),
-        "huge": {
-            "requests": len(huge),
-            "statuses": sorted({status for status, _, _ in huge}),
-            "median_seconds": round(statistics.median(s for _, s, _ in huge), 2),
-            "largest_body_bytes": max(size for _, _, size in huge),
-        },
-    }
+    result: dict[str, Any] = {}
+    for index, (mode, pace) in enumerate((("closed", None), ("paced", PACE_SECONDS))):
+        stop = asyncio.Event()
+        asyncio.get_running_loop().call_later(baseline_seconds, stop.set)
+        alone, alone_failed = await _small_loops(url, stop, pace)
+        idle_kb = procs.rss_kb(procs.tree(pid))
+        stop = asyncio.Event()
+        started = time.perf_counter()
+        with procs.Sampler(pid, interval=0.1) as sampler:
+            small = asyncio.create_task(_small_loops(url, stop, pace))
+            huge = await _huge_rounds(url, range(index * rounds, (index + 1) * rounds))
+            stop.set()
+            during, during_failed = await small
+        seconds = time.perf_counter() - started
+        result[mode] = {
+            "during_seconds": round(seconds, 1),
+            "gateway_cores_during": round(sampler.cpu / seconds, 2),
+            "idle_rss_mb": round(idle_kb / 1024, 1),
+            "peak_rss_mb": round(sampler.peak_kb / 1024, 1),
+            "small_alone": _latencies(alone, alone_failed),
+            "small_during": _latencies(during, during_failed),
+            "huge": {
+                "requests": len(huge),
+                "statuses": sorted({status for status, _, _ in huge}),
+                "median_seconds": round(statistics.median(s for _, s, _ in huge), 2),
+                "largest_body_bytes": max(size for _, _, size in huge),
+            },
+        }
+    return result
 
 
 def main() -> None:
@@ -187,12 +199,13 @@ def main() -> None:
         asyncio.run(_serve(args.serve_upstream))
         return
     work = Path(tempfile.mkdtemp(prefix="bench-faults-"))
-    upstream_port, port = procs.free_port(), procs.free_port()
-    serve_upstream = [sys.executable, "-m", "bench.faults", "--serve-upstream", str(upstream_port)]
-    upstream = procs.spawn("faulty-upstream", serve_upstream, work / "up.log")
+    upstream_port, small_port, port = procs.free_port(), procs.free_port(), procs.free_port()
+    serve = [sys.executable, "-m", "bench.faults", "--serve-upstream"]
+    upstream = procs.spawn("faulty-upstream", [*serve, str(upstream_port)], work / "up.log")
+    small_upstream = procs.spawn("small-upstream", [*serve, str(small_port)], work / "small.log")
     env = {**os.environ, "PYTHONPATH": args.source} if args.source else None
     argv = [sys.executable, "-m", "babelgate.cli.main"] if args.source else babelgate_argv()
-    config = _config(work, port, upstream_port, args.rounds)
+    config = _config(work, port, upstream_port, small_port, 2 * args.rounds)
     gateway = procs.spawn("babelgate", [*argv, "serve", "--config", str(config)], work / "gw.log", env=env)
     try:
         procs.wait_http(f"http://127.0.0.1:{port}/health", gateway, timeout=30)
@@ -200,7 +213,8 @@ def main() -> None:
     finally:
         procs.stop(gateway)
         procs.stop(upstream)
-    result |= {"source": args.source or "this checkout", "rounds": args.rounds}
+        procs.stop(small_upstream)
+    result |= {"source": args.source or "this checkout", "rounds": args.rounds, "load_average": Path("/proc/loadavg").read_text().split()[:3]}
     print(json.dumps(result, indent=2))
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")

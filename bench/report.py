@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 ANALYSIS = Path(__file__).resolve().parent / "analysis.md"
+FAULTS = Path(__file__).resolve().parent / "results" / "faults.json"
 ORDER = ("direct", "babelgate", "babelgate-baseline", "babelgate-workers", "litellm", "ccr", "aiohttp-relay")
 BASE = "babelgate"
 NOISY = 0.35
@@ -390,6 +391,38 @@ All processes share the machine's cores: the load generator and the fake upstrea
 target, the same way for every target (the floor shows what they cost)."""
 
 
+def _faults_section() -> str:
+    if not FAULTS.exists():
+        return "_not run_"
+    import json
+
+    faults = json.loads(FAULTS.read_text())
+    if "closed" not in faults:
+        return "_not run with this version of bench/faults.py_"
+    head = ["loop", "small alone p50 / p99 ms", "during huge errors p50 / p99 ms", "requests during", "RSS idle → peak MB", "huge → 502, median s"]
+    rows = []
+    for mode in ("closed", "paced"):
+        run = faults[mode]
+        alone, during = run["small_alone"], run["small_during"]
+        rows.append(
+            [
+                mode,
+                f"{alone['p50_ms']} / {alone['p99_ms']}",
+                f"{during['p50_ms']} / {during['p99_ms']}",
+                f"{during['requests']:,} ({during['failed']} failed)",
+                f"{run['idle_rss_mb']} → {run['peak_rss_mb']}",
+                f"{run['huge']['median_seconds']} ({run['huge']['requests']} of them, statuses {run['huge']['statuses']})",
+            ]
+        )
+    load = " ".join(faults.get("load_average", []))
+    note = (
+        f"{faults['rounds']} rounds of 20 concurrent requests, each meeting a 64 MB upstream 500, while 50 clients send small "
+        "requests: *closed* loops back to back, *paced* loops one request every 0.1 s each (500/s in all). "
+        f"Load average when it ended: {load or 'not recorded'}. Raw numbers in `bench/results/faults.json`."
+    )
+    return note + "\n\n" + _table(head, rows)
+
+
 def render(results: dict[str, Any]) -> str:
     meta = results.get("meta", {})
     scenarios = results.get("scenarios", {})
@@ -431,6 +464,7 @@ def render(results: dict[str, Any]) -> str:
             out += [chosen(results, by_target), ""]
     out += ["", "## 5. Translation alone", "", _translate_section(results.get("translate", {}))]
     out += ["", "## 6. Idle memory after start", "", _idle_table(results, scenarios["idle"]) if scenarios.get("idle") else "_not run_"]
+    out += ["", "## 9. Huge upstream error bodies beside small requests (`python -m bench.faults`)", "", _faults_section()]
     out += ["", "## Profile of the hot path", "", _profile_section(results.get("profile", {}))]
     out += ["", "## Before and after the recommended changes", "", _experiments_section(results.get("experiments", {}))]
     if ANALYSIS.exists():
