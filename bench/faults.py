@@ -214,7 +214,8 @@ def main() -> None:
         procs.stop(gateway)
         procs.stop(upstream)
         procs.stop(small_upstream)
-    result |= {"source": args.source or "this checkout", "rounds": args.rounds, "load_average": Path("/proc/loadavg").read_text().split()[:3]}
+    load_average = Path("/proc/loadavg").read_text().split()[:3]
+    result |= {"source": args.source or "this checkout", "rounds": args.rounds, "load_average": load_average}
     print(json.dumps(result, indent=2))
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")
