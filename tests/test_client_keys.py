@@ -354,3 +354,18 @@ async def test_a_store_that_cannot_be_read_serves_the_request_and_says_so(
     assert "could not read the limits of client key 'alice'; serving the request unchecked" in caplog.text
     assert "could not count the usage of client key 'alice'" in caplog.text
     assert ALICE not in caplog.text
+
+
+async def test_the_model_list_shows_a_key_only_the_models_it_may_use(upstream: FakeUpstream, gateway_factory: GatewayFactory) -> None:
+    gw = await gateway_factory(keyed(upstream, TEAM, {"key": ALICE, "name": "alice", "models": ["*gpt-5-mini"]}))
+    everything = [m.id async for m in claude(gw.url, TEAM).models.list(limit=1000)]
+    allowed = [m.id async for m in claude(gw.url, ALICE).models.list(limit=1000)]
+    assert allowed and set(allowed) < set(everything)
+    assert all(model.endswith("gpt-5-mini") for model in allowed)
+    openai_everything = [m.id async for m in gpt(gw.url, TEAM).models.list()]
+    openai_allowed = [m.id async for m in gpt(gw.url, ALICE).models.list()]
+    assert set(openai_allowed) < set(openai_everything) and all(m.endswith("gpt-5-mini") for m in openai_allowed)
+    hidden = next(m for m in everything if m not in allowed)
+    with pytest.raises(anthropic.NotFoundError):
+        await claude(gw.url, ALICE).models.retrieve(hidden)
+    assert (await claude(gw.url, TEAM).models.retrieve(hidden)).id == hidden

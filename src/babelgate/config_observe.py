@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from babelgate.config_base import Strict as _Strict
 
@@ -28,3 +28,9 @@ class ObserveConfig(_Strict):
     capture_max_kb: int = Field(default=256, gt=0)
     retention: RetentionConfig = Field(default_factory=RetentionConfig)
     prices: dict[str, Price] = Field(default_factory=dict)  # by model id or glob, over the shipped table
+
+    @field_validator("capture", mode="before")
+    @classmethod
+    def _unquoted_off(cls, value: Any) -> Any:
+        """`capture: off` written without quotes is YAML's false: the user meant "off"."""
+        return "off" if value is False else value

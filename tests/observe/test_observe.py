@@ -158,3 +158,13 @@ async def test_the_config_is_shown_with_every_secret_redacted(upstream: FakeUpst
     for secret in (*UPSTREAM_KEYS, CLIENT, ADMIN, "hunter2-password", "url-key-secret", "metrics-token-0123"):
         assert secret not in text
     assert f"127.0.0.1:{upstream.port}/v1" in text
+
+
+def test_capture_off_written_without_quotes_means_off() -> None:
+    import yaml
+
+    from babelgate.config import parse
+
+    data = yaml.safe_load("providers: {}\nobserve:\n  capture: off\n")
+    assert data["observe"]["capture"] is False  # what YAML makes of it
+    assert parse(data).observe.capture == "off"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections import Counter
 
+import pytest
+
 from babelgate.providers.base import Credential
 from babelgate.routing.pool import Pool
 
@@ -59,3 +61,15 @@ def test_hybrid_prefers_healthy_then_idle() -> None:
     assert [k.id for k in pool.order(keys, "hybrid")] == ["p#b", "p#c", "p#a"]
     now[0] += 3600  # failures fade
     assert pool.order(keys, "hybrid")[0].id == "p#a"  # now simply the one idle longest
+
+
+def test_bindings_are_bounded_forgetting_the_least_recently_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    from babelgate.routing import pool as pool_module
+
+    monkeypatch.setattr(pool_module, "MAX_BINDINGS", 3)
+    pool = Pool()
+    for session in ("a", "b", "c"):
+        pool.bind(session, f"p#{session}")
+    pool.bind("a", "p#a2")  # bound again: now the most recent
+    pool.bind("d", "p#d")
+    assert [pool.binding(s) for s in ("a", "b", "c", "d")] == ["p#a2", None, "p#c", "p#d"]

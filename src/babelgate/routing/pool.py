@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from babelgate.config_routing import Strategy
 from babelgate.providers.base import Credential
 
+MAX_BINDINGS = 100_000  # sessions whose credential a process remembers (about 20 MB at most)
+
 
 @dataclass(slots=True)
 class _Stats:
@@ -81,13 +83,19 @@ class Pool:
         stat.last_used = now
         if ok:
             if session:
-                self._bindings[session] = credential.id
+                self.bind(session, credential.id)
         else:
             stat.recent_failures = self._decayed(credential, now) + 1
             stat.last_failure = now
 
     def bind(self, session: str, credential_id: str) -> None:
-        self._bindings[session] = credential_id
+        """Remember the session's credential; past MAX_BINDINGS sessions the least recently bound is
+        forgotten here (the store keeps bindings for their TTL, and a forgotten one is asked for again)."""
+        bindings = self._bindings
+        bindings.pop(session, None)  # to the end: dicts keep insertion order
+        bindings[session] = credential_id
+        if len(bindings) > MAX_BINDINGS:
+            del bindings[next(iter(bindings))]
 
     def binding(self, session: str) -> str | None:
         return self._bindings.get(session)

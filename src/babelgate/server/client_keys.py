@@ -102,13 +102,21 @@ def refusal(key: ClientKey, over: OverLimit, messages_api: bool) -> GatewayError
 def check_model(request: web.Request, model: str) -> None:
     """A key with `models` may ask only for those (globs of the name as sent): 400 on the Messages API
     (as Claude Code's contract asks), else 403, naming what it may use."""
-    key = request.get(CLIENT_KEY)
-    if key is None or not key.models or any(fnmatch.fnmatchcase(model, pattern) for pattern in key.models):
+    if may_use(request, model):
         return
+    key = request[CLIENT_KEY]
     message = f"model {model!r} is not allowed for client key {label(key)}; it may use {', '.join(key.models)}"
     if request.path.startswith("/v1/messages"):
         raise GatewayError(400, Kind.INVALID_REQUEST, message, code="model_not_allowed")
     raise GatewayError(403, Kind.PERMISSION, message, code="model_not_allowed")
+
+
+def may_use(request: web.Request, *names: str) -> bool:
+    """Whether the request's key may ask for a model under any of `names` (a key without `models` may ask for all)."""
+    key = request.get(CLIENT_KEY)
+    if key is None or not key.models:
+        return True
+    return any(fnmatch.fnmatchcase(name, pattern) for name in names for pattern in key.models)
 
 
 def client_name(request: web.Request) -> str:

@@ -19,6 +19,7 @@ from aiohttp import web
 from babelgate.capabilities import Capabilities
 from babelgate.errors import BadRequest, GatewayError, Kind
 from babelgate.routing.published import with_window, without_window
+from babelgate.server.client_keys import may_use
 from babelgate.server.gateway import GATEWAY, Gateway
 
 CREATED_AT = "2025-01-01T00:00:00Z"  # the gateway knows no release dates; Anthropic's shape wants one
@@ -70,13 +71,16 @@ def describe(entry: Entry) -> str:
     return f"{entry.target} via babelgate ({entry.family}) · {window}{output}"
 
 
-def entries(gateway: Gateway) -> list[Entry]:
+def entries(gateway: Gateway, request: web.Request) -> list[Entry]:
+    """The published models the request's client key may use (server/client_keys.py)."""
     resolver, catalog = gateway.router.resolver, gateway.router.catalog
     out: list[Entry] = []
     for model_id, name in resolver.published.items():
         try:
             targets, _ = resolver.resolve(name)
         except GatewayError:
+            continue
+        if not may_use(request, model_id, name):
             continue
         first = targets[0]
         caps = catalog.lookup(first.provider, first.model)
@@ -118,15 +122,15 @@ def _anthropic_caller(request: web.Request) -> bool:
 async def list_models(request: web.Request) -> web.StreamResponse:
     gateway = request.app[GATEWAY]
     if _anthropic_caller(request):
-        return _json(page([e.anthropic() for e in entries(gateway)], request))
-    names = gateway.router.resolver.listing()
+        return _json(page([e.anthropic() for e in entries(gateway, request)], request))
+    names = [name for name in gateway.router.resolver.listing() if may_use(request, name)]
     owned = [{"id": n, "object": "model", "created": 0, "owned_by": n.split("/")[0] if "/" in n else "babelgate"} for n in names]
     return _json({"object": "list", "data": owned})
 
 
 async def get_model(request: web.Request) -> web.StreamResponse:
     wanted = request.match_info["model_id"]
-    for entry in entries(request.app[GATEWAY]):
+    for entry in entries(request.app[GATEWAY], request):
         if wanted in (entry.id, without_window(entry.id), entry.name):
             return _json(entry.anthropic())
     raise GatewayError(404, Kind.NOT_FOUND, f"model {wanted!r} is not published by this gateway; GET /v1/models lists them")
