@@ -7,34 +7,22 @@ Bodies are kept only when `observe.capture` asks for them (`capture.py` redacts 
 
 from __future__ import annotations
 
-import itertools
-import os
 import re
-import secrets
 import time
 from dataclasses import dataclass, field, fields
 from typing import Any
 
 from babelgate.call import Call
+from babelgate.ids import new_id
 
 _CLIENT_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
-_ids = itertools.count()
-_id_prefix = secrets.token_hex(6)  # this process's (a forked worker draws its own): ids are unique across workers and instances
-
-
-def _new_prefix() -> None:
-    global _id_prefix
-    _id_prefix = secrets.token_hex(6)
-
-
-os.register_at_fork(after_in_child=_new_prefix)
 
 
 def request_id(given: str | None) -> str:
     """The client's own `x-request-id` when it is a plain token, else a new one."""
     if given and _CLIENT_ID.fullmatch(given):
         return given
-    return f"req_{_id_prefix}{next(_ids):012x}"  # a counter: no random draw per request
+    return f"req_{new_id()}"
 
 
 @dataclass(slots=True)

@@ -5,7 +5,6 @@ stream (`Parser`, made by `stream_parser`) and an error body (`error_message`).
 from __future__ import annotations
 
 import dataclasses
-import uuid
 from typing import Any
 
 import orjson
@@ -14,6 +13,7 @@ from babelgate import ir
 from babelgate.dialects.anthropic._wire import KIND_OF_TYPE, _block
 from babelgate.dialects.base import FrameParser
 from babelgate.errors import Kind
+from babelgate.ids import new_id
 
 STOP_REASONS: dict[str, ir.StopReason] = {
     "end_turn": "end_turn",
@@ -48,7 +48,7 @@ def _stop_reason(value: Any) -> ir.StopReason:
 def parse_response(body: dict[str, Any]) -> ir.Response:
     parts = [_block(b, "content") for b in body.get("content") or [] if b.get("type") in _KNOWN_BLOCKS]
     return ir.Response(
-        id=str(body.get("id") or f"msg_{uuid.uuid4().hex}"),
+        id=str(body.get("id") or f"msg_{new_id()}"),
         model=str(body.get("model") or ""),
         parts=parts,
         stop_reason=_stop_reason(body.get("stop_reason")),
@@ -89,7 +89,7 @@ class Parser(FrameParser):
             message = data.get("message") or {}
             self._usage = _usage_in(message.get("usage"))
             start_usage = dataclasses.replace(self._usage)  # message_delta updates self._usage later, not this event
-            out.append(ir.Start(str(message.get("id") or f"msg_{uuid.uuid4().hex}"), str(message.get("model") or ""), start_usage))
+            out.append(ir.Start(str(message.get("id") or f"msg_{new_id()}"), str(message.get("model") or ""), start_usage))
         elif kind == "message_delta":
             self._message_delta(data)
         elif kind == "message_stop":

@@ -7,10 +7,9 @@ empty (the gateway answers with the name the client asked for). Reasoning comes 
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
-from babelgate import ir
+from babelgate import ids, ir
 
 FAMILY = "bedrock"
 STOP_REASONS: dict[str, ir.StopReason] = {
@@ -40,7 +39,7 @@ def usage(value: Any) -> ir.Usage:
 
 
 def new_id() -> str:
-    return f"msg_bedrock_{uuid.uuid4().hex}"
+    return f"msg_bedrock_{ids.new_id()}"
 
 
 def _part(block: dict[str, Any]) -> ir.Part | None:

@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import orjson
@@ -13,6 +12,7 @@ from babelgate import ir, sse
 from babelgate.dialects.gemini._wire import FAMILY, STATUS, _model_parts
 from babelgate.dialects.parts import load_arguments
 from babelgate.errors import GatewayError
+from babelgate.ids import new_id
 from babelgate.reasoning import seal_part
 
 FINISH: dict[str, str] = {"max_tokens": "MAX_TOKENS", "refusal": "SAFETY"}
@@ -54,7 +54,7 @@ class Renderer:
     def __init__(self, request: ir.Request) -> None:
         self._model = request.model
         self._source = request.model  # the model that writes the answer (for envelopes)
-        self._id = uuid.uuid4().hex
+        self._id = new_id()
         self._calls: dict[int, tuple[ir.BlockStart, list[str]]] = {}
         self._thought_text: set[int] = set()
         self._foreign: dict[int, tuple[str, list[str], list[str]]] = {}  # another family's thinking: family, signature, text

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import uuid
 from typing import Any
 
 import orjson
@@ -15,6 +14,7 @@ from babelgate import ir
 from babelgate.dialects.base import FrameParser
 from babelgate.dialects.gemini._wire import FAMILY, PART_KEYS, STATUS_KINDS, _Ids, _part
 from babelgate.errors import Kind
+from babelgate.ids import new_id
 
 REFUSALS = {"SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII"} | {
     "IMAGE_SAFETY",
@@ -45,7 +45,7 @@ def _upstream_id(response_id: str, count: int) -> str:
 
 
 def parse_response(body: dict[str, Any]) -> ir.Response:
-    rid = str(body.get("responseId") or uuid.uuid4().hex)
+    rid = str(body.get("responseId") or new_id())
     candidate = (body.get("candidates") or [{}])[0]
     parts: list[ir.Part] = []
     calls = 0
@@ -101,7 +101,7 @@ class Parser(FrameParser):
             self._usage = _usage_in(chunk["usageMetadata"])
         if not self._started:  # Gemini counts the prompt in every chunk, the first too: the client sees it at once
             self._started = True
-            self._id = str(chunk.get("responseId") or uuid.uuid4().hex)
+            self._id = str(chunk.get("responseId") or new_id())
             prompt = dataclasses.replace(self._usage, output_tokens=0, reasoning_tokens=0) if chunk.get("usageMetadata") else None
             out.append(ir.Start(self._id, str(chunk.get("modelVersion") or ""), prompt))
         if (chunk.get("promptFeedback") or {}).get("blockReason") and not chunk.get("candidates"):

@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import time
-import uuid
 from typing import Any
 
 import orjson
@@ -13,6 +12,7 @@ import orjson
 from babelgate import ir, sse
 from babelgate.dialects.openai_chat._wire import _tool_call
 from babelgate.errors import BadRequest, GatewayError, Kind
+from babelgate.ids import new_id
 
 STOP_TO_FINISH = {
     "end_turn": "stop",
@@ -72,7 +72,7 @@ class Renderer:
     def __init__(self, request: ir.Request) -> None:
         self._model = request.model
         self._include_usage = request.stream_usage
-        self._id = f"chatcmpl-{uuid.uuid4().hex}"
+        self._id = f"chatcmpl-{new_id()}"
         self._created = int(time.time())
         self._tool_index: dict[int, int] = {}
         self._opened = False  # the role chunk is out: a second upstream's Start continues the same completion

@@ -4,7 +4,6 @@ chunk stream (`Parser`, made by `stream_parser`) and an error body (`error_messa
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +13,7 @@ from babelgate import ir
 from babelgate.dialects.base import FrameParser
 from babelgate.dialects.parts import load_arguments, openai_usage
 from babelgate.errors import Kind
+from babelgate.ids import new_id
 
 FINISH_TO_STOP: dict[str, ir.StopReason] = {
     "stop": "end_turn",
@@ -74,11 +74,11 @@ def parse_response(body: dict[str, Any]) -> ir.Response:
         parts.append(ir.TextPart(text))
     for call in message.get("tool_calls") or []:
         function = call.get("function") or {}
-        call_id = str(call.get("id") or f"call_{uuid.uuid4().hex[:24]}")
+        call_id = str(call.get("id") or f"call_{new_id()}")
         parts.append(ir.ToolCallPart(call_id, str(function.get("name") or ""), load_arguments(str(function.get("arguments") or ""))))
     has_calls = any(isinstance(p, ir.ToolCallPart) for p in parts)
     return ir.Response(
-        id=str(body.get("id") or f"chatcmpl-{uuid.uuid4().hex}"),
+        id=str(body.get("id") or f"chatcmpl-{new_id()}"),
         model=str(body.get("model") or ""),
         parts=parts,
         stop_reason=_stop_reason(choice.get("finish_reason"), has_calls),
@@ -146,7 +146,7 @@ class Parser(FrameParser):
             return
         if not self._started:
             self._started = True
-            out.append(ir.Start(str(chunk.get("id") or f"chatcmpl-{uuid.uuid4().hex}"), str(chunk.get("model") or "")))
+            out.append(ir.Start(str(chunk.get("id") or f"chatcmpl-{new_id()}"), str(chunk.get("model") or "")))
         if chunk.get("usage"):
             self._usage = openai_usage(chunk["usage"])
         for choice in chunk.get("choices") or []:
@@ -190,7 +190,7 @@ class Parser(FrameParser):
         tool.index = self._open = self._next
         self._open_kind = "tool_call"
         self._next += 1
-        out.append(ir.BlockStart(tool.index, "tool_call", id=tool.id or f"call_{uuid.uuid4().hex[:24]}", name=tool.name))
+        out.append(ir.BlockStart(tool.index, "tool_call", id=tool.id or f"call_{new_id()}", name=tool.name))
         if tool.pending:
             out.append(ir.ToolArgsDelta(tool.index, tool.pending))
             tool.pending = ""

@@ -4,16 +4,16 @@ wire writes it, and the text of a reasoning item.
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from babelgate import ir
+from babelgate.ids import new_id
 
 FAMILY = "openai-responses"
 
 
 def _new_id(prefix: str) -> str:
-    return f"{prefix}_{uuid.uuid4().hex}"
+    return f"{prefix}_{new_id()}"
 
 
 def _encode_tool_choice(choice: ir.ToolChoice) -> str | dict[str, Any]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import time
-import uuid
 from typing import Any
 
 import orjson
@@ -15,6 +14,7 @@ from babelgate import ir, sse
 from babelgate.dialects import openai_chat
 from babelgate.dialects.openai_responses._wire import FAMILY, _encode_tool_choice, _new_id
 from babelgate.errors import GatewayError, Kind
+from babelgate.ids import new_id
 from babelgate.reasoning import seal_call, seal_part
 
 ERROR_CODES: dict[str, str] = {
@@ -36,7 +36,7 @@ def _usage(usage: ir.Usage) -> dict[str, Any]:
 
 
 def _response_id(upstream_id: str) -> str:
-    return upstream_id if upstream_id.startswith("resp_") else f"resp_{upstream_id or uuid.uuid4().hex}"
+    return upstream_id if upstream_id.startswith("resp_") else f"resp_{upstream_id or new_id()}"
 
 
 def _status(stop: ir.StopReason) -> tuple[str, dict[str, str] | None]:
