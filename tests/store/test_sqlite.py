@@ -281,3 +281,27 @@ async def test_default_path_is_used_and_created(monkeypatch: pytest.MonkeyPatch,
     await store.add_usage("k1", "m", "2023-11-14", 1, 1, 1)
     await store.close()
     assert (tmp_path / "state" / "babelgate" / "state.db").is_file()
+
+
+async def test_a_watching_process_hears_of_cooldowns_another_process_writes_and_of_nothing_else(tmp_path: Path) -> None:
+    from babelgate.store.base import Changes
+    from babelgate.store.shared import Change, SharedStore
+
+    path = tmp_path / "state.db"
+    watching, other = SqliteStore(path), SqliteStore(path)
+    assert isinstance(watching, SharedStore)
+    heard: asyncio.Queue[Change] = asyncio.Queue()
+    watching.watch(heard.put_nowait)
+    await watching.load_cooldowns()  # queued after the watcher's first read: done, so what follows is a change
+    usage_only = Changes()
+    usage_only.count(("k1", "m", "2023-11-14"), 1, 10, 1)
+    await other.apply(usage_only)  # usage is not a cooldown: nothing to hear
+    await other.save_cooldown(Entry("k1", "m", Reason.RATE_LIMIT, T0 + 30, 1, 429))
+    assert await asyncio.wait_for(heard.get(), 5) == Change("cooldowns")
+    assert heard.empty()
+    cleared = Changes()
+    cleared.clear("k1", "m")
+    await other.apply(cleared)
+    assert await asyncio.wait_for(heard.get(), 5) == Change("cooldowns")
+    await other.close()
+    await watching.close()

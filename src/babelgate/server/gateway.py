@@ -30,7 +30,7 @@ from babelgate.store.journal import Journal
 from babelgate.store.shared import Change, SharedStore
 
 log = logging.getLogger("babelgate.gateway")
-SYNC_SECONDS = 2.0  # how often other workers' cooldowns are adopted (this process's own changes are written at once)
+SYNC_SECONDS = 2.0  # how often the request log is written and stored keys adopted (cooldowns come as they change: store/shared.py)
 RELOAD_SECONDS = 30.0  # a shared store pushes changes; its cooldowns are reloaded this often besides, as a safety net
 
 

@@ -1,8 +1,9 @@
 """What a store shared by several instances adds to `store.base.Store`: it pushes other instances'
 changes as they happen, and it says whether the shared backend is reachable.
 
-The gateway checks for it with `isinstance(store, SharedStore)`; the memory and SQLite stores
-are not shared this way (SQLite workers see each other's changes at the next periodic sync).
+The gateway checks for it with `isinstance(store, SharedStore)`. Redis pushes changes as they are
+made; SQLite (one file shared by `--workers` and the CLI) is asked every 0.25 s whether its cooldowns
+changed; the memory store is one process's own.
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ import asyncio
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -31,11 +31,13 @@ from babelgate.store import request_log, sqlite_counters
 from babelgate.store import sqlite_jobs as jobs
 from babelgate.store.base import Changes, Counter, Entry, Increment, LoggedRequest, RequestFilter, Usage
 from babelgate.store.keys import KeyCipher
+from babelgate.store.shared import Change, Listener
 
 T = TypeVar("T")
 
 BUSY_TIMEOUT = 10.0  # seconds a write waits for another process's write lock
 STALE_COOLDOWN = 86400.0  # expired cooldowns older than this are dropped when loading
+WATCH_SECONDS = 0.25  # how often the file is asked whether another process changed the cooldowns
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS cooldowns (
@@ -64,6 +66,10 @@ CREATE TABLE IF NOT EXISTS credentials (
     name     TEXT NOT NULL,
     key      TEXT NOT NULL,
     PRIMARY KEY (provider, name)
+);
+CREATE TABLE IF NOT EXISTS versions (
+    name  TEXT PRIMARY KEY,            -- 'cooldowns': changed by every write of them
+    value INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS usage (
     day           TEXT NOT NULL,
@@ -97,6 +103,8 @@ class SqliteStore:
         self._conn: sqlite3.Connection | None = None
         self._closed = False
         self._pruned = 0.0  # when expired counters were last deleted
+        self._listeners: list[Listener] = []
+        self._watcher: asyncio.Task[None] | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="babelgate-sqlite")
         self._opened = self._executor.submit(self._open, busy_timeout)  # the worker's first job
 
@@ -112,13 +120,10 @@ class SqliteStore:
         return [entry for entry in map(jobs.entry, rows) if entry is not None]
 
     async def save_cooldown(self, entry: Entry) -> None:
-        await self._run(_execute, jobs.SAVE_COOLDOWN, jobs.cooldown_row(entry))
+        await self._run(jobs.save_cooldown, jobs.cooldown_row(entry))
 
     async def delete_cooldowns(self, credential: str, model: str | None = None) -> None:
-        if model is None:
-            await self._run(_execute, "DELETE FROM cooldowns WHERE credential = ?", (credential,))
-        else:
-            await self._run(_execute, "DELETE FROM cooldowns WHERE credential = ? AND model = ?", (credential, model))
+        await self._run(jobs.delete_cooldowns, credential, model)
 
     # Session bindings.
 
@@ -195,12 +200,41 @@ class SqliteStore:
     async def prune_requests(self, older_than: float, max_bytes: int) -> None:
         await self._run(request_log.prune, older_than, max_bytes)
 
+    # Sharing (store/shared.py): other processes on the same file (`--workers`, `babelgate accounts`).
+
+    def watch(self, listener: Listener) -> None:
+        """Tell `listener` when another process changed the cooldowns: the file's cooldowns version is
+        read every WATCH_SECONDS (one indexed row on the store's thread), so a sibling worker adopts a
+        new cooldown within that, not at its next sync. The first read is queued at once, so a change
+        made after any later job of this store is seen."""
+        self._listeners.append(listener)
+        if self._watcher is None:
+            first = asyncio.wrap_future(self._executor.submit(self._call, jobs.cooldowns_version, ()))
+            self._watcher = asyncio.get_running_loop().create_task(self._watch_cooldowns(first))
+
+    def health(self) -> dict[str, Any]:
+        return {"state": "up", "type": "sqlite"}
+
+    async def _watch_cooldowns(self, first: Awaitable[int]) -> None:
+        seen = await _version_or_none(first)
+        while not self._closed:
+            await asyncio.sleep(WATCH_SECONDS)
+            version = await _version_or_none(self._run(jobs.cooldowns_version))
+            if version is None:
+                continue  # closed meanwhile, or the file is busy: asked again later
+            if seen is not None and version != seen:
+                for listener in self._listeners:
+                    listener(Change("cooldowns"))
+            seen = version
+
     # Lifecycle: everything below runs the connection on the worker thread only.
 
     async def close(self) -> None:
         if self._closed:
             return
         self._closed = True
+        if self._watcher is not None:
+            self._watcher.cancel()
         await asyncio.get_running_loop().run_in_executor(self._executor, self._close_connection)
         self._executor.shutdown(wait=False)
 
@@ -230,6 +264,13 @@ class SqliteStore:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+
+
+async def _version_or_none(read: Awaitable[int]) -> int | None:
+    try:
+        return await read
+    except (RuntimeError, OSError, sqlite3.Error):
+        return None
 
 
 class StoreUnavailable(OSError):

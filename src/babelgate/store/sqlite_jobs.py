@@ -19,6 +19,30 @@ ADD_USAGE = (
 )
 
 
+BUMP = "INSERT INTO versions VALUES (?, 1) ON CONFLICT (name) DO UPDATE SET value = value + 1"
+
+
+def cooldowns_version(conn: sqlite3.Connection) -> int:
+    """A number every write of cooldowns changes (other processes watch it: store/sqlite.py)."""
+    row = conn.execute("SELECT value FROM versions WHERE name = 'cooldowns'").fetchone()
+    return int(row[0]) if row else 0
+
+
+def save_cooldown(conn: sqlite3.Connection, row: tuple[object, ...]) -> None:
+    with conn:
+        conn.execute(SAVE_COOLDOWN, row)
+        conn.execute(BUMP, ("cooldowns",))
+
+
+def delete_cooldowns(conn: sqlite3.Connection, credential: str, model: str | None) -> None:
+    with conn:
+        if model is None:
+            conn.execute("DELETE FROM cooldowns WHERE credential = ?", (credential,))
+        else:
+            conn.execute("DELETE FROM cooldowns WHERE credential = ? AND model = ?", (credential, model))
+        conn.execute(BUMP, ("cooldowns",))
+
+
 def load_cooldowns(conn: sqlite3.Connection, stale_before: float) -> list[tuple[Any, ...]]:
     conn.execute("DELETE FROM cooldowns WHERE until < ?", (stale_before,))
     return conn.execute("SELECT credential, model, reason, until, strikes, last_status FROM cooldowns").fetchall()
@@ -31,6 +55,8 @@ def apply(conn: sqlite3.Connection, changes: Changes, now: float) -> None:
             conn.executemany("DELETE FROM cooldowns WHERE credential = ? AND model = ?", changes.cleared)
         if changes.cooldowns:
             conn.executemany(SAVE_COOLDOWN, map(cooldown_row, changes.cooldowns.values()))
+        if changes.cleared or changes.cooldowns:
+            conn.execute(BUMP, ("cooldowns",))
         if changes.bindings:
             conn.execute("DELETE FROM bindings WHERE expires <= ?", (now,))
             rows = ((session, credential, now + ttl) for session, (credential, ttl) in changes.bindings.items())
