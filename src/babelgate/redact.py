@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
@@ -81,7 +82,19 @@ REDACTOR = Redactor()
 
 
 class RedactingFormatter(logging.Formatter):
-    """A log formatter whose lines (tracebacks included) never carry a known secret."""
+    """A log formatter whose lines (tracebacks included) never carry a known secret. The time of day
+    is formatted once a second (logging's own `formatTime` calls strftime for every line)."""
+
+    _second: int = -1
+    _stamp: str = ""
 
     def format(self, record: logging.LogRecord) -> str:
         return REDACTOR(super().format(record))
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        if datefmt is not None:
+            return super().formatTime(record, datefmt)
+        second = int(record.created)
+        if second != self._second:
+            self._second, self._stamp = second, time.strftime(self.default_time_format, self.converter(second))
+        return f"{self._stamp},{int(record.msecs):03d}"  # as logging writes it by default

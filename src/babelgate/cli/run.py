@@ -39,6 +39,10 @@ class WorkerOptions:
 
 
 def configure_logging(level: str, log_format: str = "text") -> None:
+    # No line shows the thread, the process or the calling function; not collecting them (the logging
+    # HOWTO's "Optimization") saves a fifth of a line's cost, which every request pays once.
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
+    logging._srcfile = None  # the documented switch for the caller lookup
     handler = logging.StreamHandler()
     text = "%(asctime)s %(levelname)s %(name)s: %(message)s"
     handler.setFormatter(JsonFormatter() if log_format == "json" else RedactingFormatter(text))
