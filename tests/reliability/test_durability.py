@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import shutil
 import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -137,12 +138,15 @@ def stored_cooldowns(path: Path) -> set[str]:
 
 
 @pytest.mark.parametrize("stream", [False, True])
-async def test_the_store_has_it_before_the_client_has_the_answer(
+async def test_what_a_crash_leaves_has_it_before_the_client_has_the_answer(
     upstream: FakeUpstream, gateway_factory: GatewayFactory, tmp_path: Path, stream: bool
 ) -> None:
+    """After each answer, the store's files are copied as a `kill -9` at that instant would leave them
+    (the database, its WAL, the redo log) and opened afresh: the answer's usage and the cooldown are there."""
     from babelgate.store.sqlite import SqliteStore
 
-    path = tmp_path / "state.db"
+    path = tmp_path / "live" / "state.db"
+    path.parent.mkdir()
 
     def reply(record: Received) -> Reply:
         if record.headers["authorization"].endswith("key-0"):
@@ -152,12 +156,18 @@ async def test_the_store_has_it_before_the_client_has_the_answer(
     upstream.script = reply
     config = openai_config(upstream, provider={"api_keys": ["sk-order-key-0", "sk-order-key-1"]}, routing={"strategy": "fill-first"})
     gw = await gateway_factory(config, SqliteStore(path))
+    assert isinstance(gw.gateway.store, SqliteStore) and gw.gateway.store.redo is not None  # the journal logs ahead
     body = {"model": "up/gpt-5", "messages": [{"role": "user", "content": "hi"}], "stream": stream}
     async with aiohttp.ClientSession() as session:
         for n in range(1, 21):
             async with session.post(f"{gw.url}/v1/chat/completions", json=body) as response:
                 assert response.status == 200
                 await response.read()
-            # Read by another connection the moment the answer is in: already there, no sync waited for.
-            assert stored_usage(path) == n
-            assert stored_cooldowns(path) == {"up#0"}
+            crashed = tmp_path / f"crash-{n}"
+            shutil.copytree(path.parent, crashed, ignore=shutil.ignore_patterns("*-shm"))  # SQLite rebuilds it
+            recovered = SqliteStore(crashed / "state.db")
+            await recovered.start_redo_log()  # what `babelgate serve` does first: replay the redo log
+            await recovered.close()
+            assert stored_usage(crashed / "state.db") == n
+            assert stored_cooldowns(crashed / "state.db") == {"up#0"}
+            assert not list(crashed.glob("state.db.redo.*")), "replayed logs are removed"

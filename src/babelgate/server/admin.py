@@ -55,7 +55,7 @@ def cooldown_text(cooldowns: list[dict[str, Any]]) -> str:
 async def shared_state(gateway: Gateway) -> tuple[list[Entry], dict[str, Tally]]:
     """Every cooldown and today's usage per credential, as the store has them (all workers'); this
     process's own view when the store cannot be read."""
-    await gateway.journal.durable()
+    await gateway.journal.stored()
     try:
         entries = await gateway.store.load_cooldowns()
         rows = await gateway.store.usage_for_day(today())

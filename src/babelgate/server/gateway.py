@@ -140,6 +140,7 @@ class Gateway:
             await upstream.close()
 
     async def start(self) -> None:
+        await self.journal.start()  # SQLite: what a killed process left in its redo log is applied first
         await self.adopt_stored_credentials()
         self.book.restore(await self.store.load_cooldowns())
         if isinstance(self.store, SharedStore):
@@ -197,7 +198,7 @@ class Gateway:
         The store is the shared truth: other workers' cooldowns arrive here, and a credential
         cleared by `babelgate accounts verify` comes back into service.
         """
-        await self.journal.durable()
+        await self.journal.stored()
         await self.observer.flush(self.store)
         await self.adopt_stored_credentials()
         if isinstance(self.store, SharedStore) and time.monotonic() < self._reload_at:

@@ -27,7 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from babelgate.store import request_log, sqlite_counters
+from babelgate.store import redo, request_log, sqlite_counters
 from babelgate.store import sqlite_jobs as jobs
 from babelgate.store.base import Changes, Counter, Entry, Increment, LoggedRequest, RequestFilter, Usage
 from babelgate.store.keys import KeyCipher
@@ -103,6 +103,7 @@ class SqliteStore:
         self._conn: sqlite3.Connection | None = None
         self._closed = False
         self._pruned = 0.0  # when expired counters were last deleted
+        self.redo: redo.RedoLog | None = None  # the gateway's, once `start_redo_log` opened it
         self._listeners: list[Listener] = []
         self._watcher: asyncio.Task[None] | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="babelgate-sqlite")
@@ -112,6 +113,19 @@ class SqliteStore:
         """Every change in one transaction: all of them reach the file, or none (and the caller
         may apply them again without counting usage twice)."""
         await self._run(jobs.apply, changes, self._clock())
+
+    # The redo log (store/redo.py): what the gateway's journal appends before an answer ends.
+
+    async def start_redo_log(self) -> redo.RedoLog:
+        """Replay what earlier processes left unapplied, then open this process's redo file."""
+        await self._run(redo.recover, self.path, self._clock())
+        self.redo = redo.RedoLog(self.path)
+        return self.redo
+
+    async def apply_logged(self, changes: Changes, seq: int) -> None:
+        """`apply`, marking the redo log's batches up to `seq` as applied in the same transaction."""
+        assert self.redo is not None, "start_redo_log comes first"
+        await self._run(redo.apply_logged, changes, self._clock(), self.redo.name, seq)
 
     # Cooldowns.
 
@@ -235,6 +249,8 @@ class SqliteStore:
         self._closed = True
         if self._watcher is not None:
             self._watcher.cancel()
+        if self.redo is not None:
+            self.redo.close()
         await asyncio.get_running_loop().run_in_executor(self._executor, self._close_connection)
         self._executor.shutdown(wait=False)
 
@@ -254,7 +270,7 @@ class SqliteStore:
             conn = sqlite3.connect(self.path, timeout=busy_timeout, isolation_level=None)  # autocommit
             _switch_to_wal(conn, busy_timeout)
             conn.execute("PRAGMA synchronous = NORMAL")
-            conn.executescript(_SCHEMA + request_log.SCHEMA + sqlite_counters.SCHEMA)
+            conn.executescript(_SCHEMA + request_log.SCHEMA + sqlite_counters.SCHEMA + redo.SCHEMA)
         except (OSError, sqlite3.Error) as error:
             reason = getattr(error, "strerror", None) or str(error)
             raise StoreUnavailable(f"store.path: cannot open the store at {self.path}: {reason}") from None

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import sqlite3
+from collections.abc import Callable
 from typing import Any
 
 from babelgate.providers.classify import Reason
@@ -48,7 +49,8 @@ def load_cooldowns(conn: sqlite3.Connection, stale_before: float) -> list[tuple[
     return conn.execute("SELECT credential, model, reason, until, strikes, last_status FROM cooldowns").fetchall()
 
 
-def apply(conn: sqlite3.Connection, changes: Changes, now: float) -> None:
+def apply(conn: sqlite3.Connection, changes: Changes, now: float, also: Callable[[], object] | None = None) -> None:
+    """Every change in one transaction, with `also` (the redo log's mark, store/redo.py) in it too."""
     conn.execute("BEGIN IMMEDIATE")  # take the write lock now (waiting up to the busy timeout), not midway
     try:
         if changes.cleared:
@@ -63,6 +65,8 @@ def apply(conn: sqlite3.Connection, changes: Changes, now: float) -> None:
             conn.executemany("INSERT OR REPLACE INTO bindings VALUES (?, ?, ?)", rows)
         if changes.usage:
             conn.executemany(ADD_USAGE, [(day, cred, model, *counts) for (cred, model, day), counts in changes.usage.items()])
+        if also is not None:
+            also()
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:
