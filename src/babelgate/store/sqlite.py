@@ -27,65 +27,20 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from babelgate.store import redo, request_log, sqlite_counters
+from babelgate.store import redo, request_log, sqlite_counters, sqlite_file
 from babelgate.store import sqlite_jobs as jobs
 from babelgate.store.base import Changes, Counter, Entry, Increment, LoggedRequest, RequestFilter, Usage
 from babelgate.store.keys import KeyCipher
 from babelgate.store.shared import Change, Listener
+from babelgate.store.sqlite_file import StoreUnavailable, default_path
+
+__all__ = ["SqliteStore", "StoreUnavailable", "default_path"]
 
 T = TypeVar("T")
 
 BUSY_TIMEOUT = 10.0  # seconds a write waits for another process's write lock
 STALE_COOLDOWN = 86400.0  # expired cooldowns older than this are dropped when loading
 WATCH_SECONDS = 0.25  # how often the file is asked whether another process changed the cooldowns
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS cooldowns (
-    credential  TEXT NOT NULL,
-    model       TEXT NOT NULL,
-    reason      TEXT NOT NULL,
-    until       REAL,              -- NULL: until the credential is cleared
-    strikes     INTEGER NOT NULL,
-    last_status INTEGER,
-    PRIMARY KEY (credential, model)
-);
-CREATE TABLE IF NOT EXISTS bindings (
-    session_key TEXT PRIMARY KEY,
-    credential  TEXT NOT NULL,
-    expires     REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS bindings_expires ON bindings (expires);
-CREATE TABLE IF NOT EXISTS reasoning (
-    key     TEXT PRIMARY KEY,
-    value   TEXT NOT NULL,
-    expires REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS reasoning_expires ON reasoning (expires);
-CREATE TABLE IF NOT EXISTS credentials (
-    provider TEXT NOT NULL,
-    name     TEXT NOT NULL,
-    key      TEXT NOT NULL,
-    PRIMARY KEY (provider, name)
-);
-CREATE TABLE IF NOT EXISTS versions (
-    name  TEXT PRIMARY KEY,            -- 'cooldowns': changed by every write of them
-    value INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS usage (
-    day           TEXT NOT NULL,
-    credential    TEXT NOT NULL,
-    model         TEXT NOT NULL,
-    requests      INTEGER NOT NULL,
-    input_tokens  INTEGER NOT NULL,
-    output_tokens INTEGER NOT NULL,
-    PRIMARY KEY (day, credential, model)
-);
-"""
-
-
-def default_path() -> Path:
-    state = os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state")
-    return Path(state) / "babelgate" / "state.db"
 
 
 class SqliteStore:
@@ -97,7 +52,7 @@ class SqliteStore:
         busy_timeout: float = BUSY_TIMEOUT,
         cipher: KeyCipher | None = None,
     ) -> None:
-        self.path = Path(path).expanduser() if path else default_path()
+        self.path = Path(path).expanduser() if path else sqlite_file.default_path()
         self.cipher = cipher or KeyCipher()
         self._clock = clock
         self._conn: sqlite3.Connection | None = None
@@ -266,14 +221,14 @@ class SqliteStore:
 
     def _open(self, busy_timeout: float) -> None:
         try:
-            _create_private(self.path)
+            sqlite_file.create_private(self.path)
             conn = sqlite3.connect(self.path, timeout=busy_timeout, isolation_level=None)  # autocommit
-            _switch_to_wal(conn, busy_timeout)
+            sqlite_file.switch_to_wal(conn, busy_timeout)
             conn.execute("PRAGMA synchronous = NORMAL")
-            conn.executescript(_SCHEMA + request_log.SCHEMA + sqlite_counters.SCHEMA + redo.SCHEMA)
+            conn.executescript(sqlite_file.SCHEMA + request_log.SCHEMA + sqlite_counters.SCHEMA + redo.SCHEMA)
         except (OSError, sqlite3.Error) as error:
             reason = getattr(error, "strerror", None) or str(error)
-            raise StoreUnavailable(f"store.path: cannot open the store at {self.path}: {reason}") from None
+            raise sqlite_file.StoreUnavailable(f"store.path: cannot open the store at {self.path}: {reason}") from None
         self._conn = conn
 
     def _close_connection(self) -> None:
@@ -289,39 +244,7 @@ async def _version_or_none(read: Awaitable[int]) -> int | None:
         return None
 
 
-class StoreUnavailable(OSError):
-    """The store file cannot be created or opened; the message names `store.path` and why."""
-
-
-def _create_private(path: Path) -> None:
-    """The store's directory (0700 when created here) and file (0600, tightened if it was looser)."""
-    for parent in (path.parent, *path.parent.parents):
-        if parent.exists() and not parent.is_dir():
-            raise NotADirectoryError(20, f"{parent} is a file, not a directory")
-    if not path.parent.is_dir():
-        path.parent.mkdir(mode=0o700, parents=True)
-    if path.is_dir():
-        raise IsADirectoryError(21, "it is a directory; store.path names the database file")
-    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
-    if path.stat().st_mode & 0o077:
-        path.chmod(0o600)
-
-
 # Jobs: plain functions of the connection, run on the worker thread.
-
-
-def _switch_to_wal(conn: sqlite3.Connection, busy_timeout: float) -> None:
-    """Turn on WAL. SQLite answers "locked" at once, without its busy handler, while another
-    process does the same on a new file (workers starting together), so retry until the timeout."""
-    deadline = time.monotonic() + busy_timeout
-    while True:
-        try:
-            conn.execute("PRAGMA journal_mode = WAL")
-            return
-        except sqlite3.OperationalError as error:
-            if "locked" not in str(error) or time.monotonic() > deadline:
-                raise
-            time.sleep(0.01)  # on the store's own worker thread, never the event loop
 
 
 def _execute(conn: sqlite3.Connection, sql: str, params: tuple[object, ...]) -> None:
