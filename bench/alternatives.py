@@ -145,8 +145,10 @@ def table(result: dict[str, Any]) -> str:
         added = [r["p50"] - floor for r in one]
         added_ttft = [r["ttft"] - first for r in by_load["stream c1"]]
         errors = sum(r["errors"] for load in by_load.values() for r in load)
-        row = [key, cell([r["rps"] for r in small]), cell([r["cpu"] for r in small]), cell([r["p50"] for r in small], 1)]
-        row += [cell([r["rps"] for r in stream]), cell([r["cpu"] for r in stream]), cell([r["ttft"] for r in stream], 1)]
+        cpu = "-" if key == "direct" else cell([r["cpu"] for r in small])  # direct: no relay process to measure
+        stream_cpu = "-" if key == "direct" else cell([r["cpu"] for r in stream])
+        row = [key, cell([r["rps"] for r in small]), cpu, cell([r["p50"] for r in small], 1)]
+        row += [cell([r["rps"] for r in stream]), stream_cpu, cell([r["ttft"] for r in stream], 1)]
         row += ["-" if key == "direct" else cell(added, 2), "-" if key == "direct" else cell(added_ttft, 2), f"{errors:.0f}"]
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
