@@ -326,6 +326,27 @@ def _experiments_section(table: dict[str, Any]) -> str:
     )
 
 
+def _alternatives_section(table: dict[str, Any]) -> str:
+    if not table:
+        return "_not run_"
+    if "failed" in table:
+        return f"_failed_: {table['failed'][-300:]}"
+    from bench import alternatives
+
+    rows = [[step, *(f"{us:.2f}" for us in by_codec.values())] for step, by_codec in table.get("json_us", {}).items()]
+    return "\n".join(
+        [
+            "Minimal relays, OpenAI chat in → OpenAI chat out, one process each (`bench/alternatives.py`; "
+            f"{table.get('rounds', 1)} round(s), the order reversed every other round; median (range)). "
+            "What each candidate would cost to keep the gateway's promises is in the analysis below.",
+            "",
+            alternatives.table(table),
+            "",
+            _table(["JSON step (in-process, µs per call)", "orjson", "msgspec"], rows) if rows else "",
+        ]
+    )
+
+
 def _goals(results: dict[str, Any]) -> str:
     from bench import goals, goals_speed
 
@@ -468,6 +489,7 @@ def render(results: dict[str, Any]) -> str:
     out += ["", "## 9. Huge upstream error bodies beside small requests (`python -m bench.faults`)", "", _faults_section()]
     out += ["", "## Profile of the hot path", "", _profile_section(results.get("profile", {}))]
     out += ["", "## Before and after the recommended changes", "", _experiments_section(results.get("experiments", {}))]
+    out += ["", "## Server and client alternatives", "", _alternatives_section(results.get("alternatives", {}))]
     if ANALYSIS.exists():
         out += ["", ANALYSIS.read_text().strip()]
     return "\n".join(out) + "\n"

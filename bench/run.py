@@ -2,7 +2,8 @@
 
 Every scenario runs against every target in the same invocation: straight to the fake
 upstream (the floor), babelgate with one worker and with `--workers N`, TensorZero and
-Portkey (the OpenAI-in scenarios), the LiteLLM proxy and claude-code-router. Results go to bench/results/latest.json and
+Portkey (the OpenAI-in scenarios), the LiteLLM proxy and claude-code-router; `alternatives` runs
+bench.alternatives' minimal relays (server and client candidates) with their own fake upstream. Results go to bench/results/latest.json and
 docs/BENCHMARKS.md; a run limited with `--only` or `--targets` replaces just its own
 part of the previous results.
 """
@@ -23,7 +24,7 @@ from typing import Any
 
 from tests.support import captures
 
-from bench import experiments, machine, procs, profile, report, scenarios
+from bench import alternatives, experiments, machine, procs, profile, report, scenarios
 from bench.peers import CACHE, ClaudeCodeRouter, LiteLLM, PeerUnavailable, ensure_litellm
 from bench.peers_openai import Portkey, TensorZero
 from bench.targets import Babelgate, Direct, RefProxy, Running, Target, Upstream
@@ -78,7 +79,16 @@ def _targets(keys: str, workers: int, baseline: str | None = None) -> list[Targe
 
 
 def _blank() -> dict[str, Any]:
-    return {"meta": {}, "targets": {}, "unavailable": {}, "scenarios": {}, "translate": {}, "profile": {}, "experiments": {}}
+    return {
+        "meta": {},
+        "targets": {},
+        "unavailable": {},
+        "scenarios": {},
+        "translate": {},
+        "profile": {},
+        "experiments": {},
+        "alternatives": {},
+    }
 
 
 NOISY = 0.35  # cores used by other processes during a load above which it is run again (once)
@@ -196,9 +206,22 @@ def _experiments(settings: scenarios.Settings, upstream: Upstream, work: Path, r
     results["experiments"] = table
 
 
-def _ensure_captures() -> None:
+def _alternatives(settings: scenarios.Settings, work: Path, results: dict[str, Any]) -> None:
+    """bench.alternatives: the minimal relays, each server and client, with their own fake upstream."""
+    print("== server and client alternatives (bench.alternatives)", flush=True)
+    rounds = 1 if settings.duration < 5 else 2
+    try:
+        table = alternatives.measure(list(alternatives.RELAYS), rounds, settings, work / "alternatives")
+        table["json_us"] = alternatives.json_codecs()
+    except (PeerUnavailable, RuntimeError, OSError, subprocess.SubprocessError) as error:
+        table = {"failed": f"{type(error).__name__}: {error}"[-800:]}
+    table["rounds"] = rounds
+    results["alternatives"] = table
+
+
+def _ensure_captures(selected: list[str]) -> None:
     """The Claude Code requests the loads send (bench/fixtures.py), captured from the pinned CLI unless already cached."""
-    if "BENCH_FIXTURES" not in os.environ:
+    if "BENCH_FIXTURES" not in os.environ and any(s in selected for s in ("claude-code", "profile", "experiments")):
         for scenario in captures.SCENARIOS:
             if scenario.client == "claude-code":
                 captures.ensure(scenario)
@@ -208,7 +231,7 @@ def main() -> None:
     args = _arguments()
     selected = _selected(args.only)
     targets = _targets(args.targets, args.workers, args.baseline)
-    _ensure_captures()
+    _ensure_captures(selected)
     settings = scenarios.Settings.quick() if args.quick else scenarios.Settings.full()
     partial = bool(args.only) or args.targets != ",".join(TARGET_KEYS)
     results = json.loads(RESULTS.read_text()) if partial and RESULTS.exists() else _blank()
@@ -226,6 +249,8 @@ def main() -> None:
             _translate(settings, results)
         if "experiments" in selected:
             _experiments(settings, upstream, work, results, quiet)
+        if "alternatives" in selected:
+            _alternatives(settings, work, results)
         if "profile" in selected:
             print("== profile (py-spy)", flush=True)
             try:

@@ -3,7 +3,8 @@
 Scenario keys (numbers as in the issue): 1 `small`, 2 `stream`, 3 `claude-code`,
 4 `held-streams`, 5 `translate` (no server, see bench.translate), 6 `idle`; and the OpenAI-in
 ones, 7 `openai-small` and 8 `openai-stream` (OpenAI chat in → OpenAI chat out, where TensorZero
-and Portkey take part: they have no Anthropic endpoint for an OpenAI upstream).
+and Portkey take part: they have no Anthropic endpoint for an OpenAI upstream). `alternatives` is no
+load scenario of these targets: bench/alternatives.py runs its own relays and fake upstream.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ ALIASES = {
 }
 OPENAI_SCENARIOS = ("openai-small", "openai-stream")
 LOAD_SCENARIOS = ("small", "stream", "claude-code", "held-streams", *OPENAI_SCENARIOS)
-ALL = ("idle", *LOAD_SCENARIOS, "translate", "profile", "experiments")
+ALL = ("idle", *LOAD_SCENARIOS, "translate", "profile", "experiments", "alternatives")
 SMALL_BODY = {"model": "", "max_tokens": 64, "messages": [{"role": "user", "content": "Say hello."}]}
 # What the load generator looks for in an OpenAI answer: the fake's text tokens are `tok<n> `, so `"tok`
 # is the first content (the role chunk before it has an empty content), `[DONE]` the end of a stream.
