@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+COLON = ord(":")
+
 
 @dataclass(slots=True)
 class SSEEvent:
@@ -45,10 +47,29 @@ class SSEDecoder:
         lines = buffer.split(b"\n")
         rest = lines.pop() + (b"\r" if keep_cr else b"")
         events: list[SSEEvent] = []
-        for raw in lines:
-            event = self._line(raw.decode("utf-8", "replace"))
-            if event is not None:
-                events.append(event)
+        data, size, limit = self._data, self._data_size, self._max
+        for raw in lines:  # the bytes of each line; only a data line's value is decoded
+            if not raw:  # dispatch, unless no data came (as the SSE spec says)
+                if data:
+                    events.append(SSEEvent("\n".join(data)))
+                    data, size = [], 0
+                continue
+            if raw.startswith(b"data: "):
+                value = raw[6:]
+            elif raw[0] == COLON:  # a comment
+                continue
+            else:
+                name, _, value = raw.partition(b":")
+                if name != b"data":
+                    continue
+                if value[:1] == b" ":
+                    value = value[1:]
+            text = value.decode("utf-8", "replace")
+            data.append(text)
+            size += len(text)
+            if limit is not None and size > limit:
+                raise ValueError(f"an SSE event larger than {limit} bytes")
+        self._data, self._data_size = data, size
         if rest:
             self._hold(rest)
         return events
@@ -65,25 +86,6 @@ class SSEDecoder:
         self._tail_size += len(piece)
         if self._max is not None and self._tail_size > self._max:
             raise ValueError(f"an SSE line longer than {self._max} bytes")
-
-    def _line(self, line: str) -> SSEEvent | None:
-        if not line:  # dispatch, unless no data came (as the SSE spec says)
-            if not self._data:
-                return None
-            event = SSEEvent("\n".join(self._data))
-            self._data, self._data_size = [], 0
-            return event
-        if line[0] == ":":
-            return None
-        name, _, value = line.partition(":")
-        if value[:1] == " ":
-            value = value[1:]
-        if name == "data":
-            self._data.append(value)
-            self._data_size += len(value)
-            if self._max is not None and self._data_size > self._max:
-                raise ValueError(f"an SSE event larger than {self._max} bytes")
-        return None
 
 
 def encode(event: str | None, data: bytes) -> bytes:

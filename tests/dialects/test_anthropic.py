@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from babelgate import ir
 from babelgate.dialects import anthropic as dialect
+from babelgate.dialects.anthropic import client_response
 from babelgate.dialects.base import EncodeOptions
 from babelgate.errors import BadRequest, GatewayError, Kind
 from babelgate.reasoning import Sealed, seal, unseal
@@ -1485,3 +1486,10 @@ def test_sdk_accumulates_any_rendered_stream(response: ir.Response) -> None:
     if content:  # sent back as history, the envelopes give every family its own state back
         history = dialect.parse_request({"model": "m", "max_tokens": 9, "messages": [{"role": "assistant", "content": content}]})
         assert history.messages[0].parts == _as_sent_back(response.parts)
+
+
+@given(st.integers(0, 10**6), st.text())
+@settings(max_examples=300)
+def test_a_text_delta_frame_is_what_the_generic_frame_would_be(index: int, text: str) -> None:
+    generic = client_response._delta(index, {"type": "text_delta", "text": text})
+    assert client_response._text_delta(index, text) == generic

@@ -119,7 +119,11 @@ class Addons:
         _each(self._upstream_request, "upstream_request", attempt, body)
 
     def event(self, call: Call, event: ir.Event) -> None:
-        _each(self._event, "event", call, event)
+        for name, hook in self._event:  # `_each`, inlined: this runs once per event of every stream
+            try:
+                hook(call, event)
+            except Exception:
+                _failed(name, "event")
 
     def response(self, call: Call, response: ir.Response) -> None:
         _each(self._response, "response", call, response)

@@ -75,26 +75,30 @@ async def _stream(
     ping = PINGS.get(call.inbound.name, b"")
     settled = False
     async for chunk, events in chunks:
-        content = False
+        content = ends = False
         for event in events:
             addons.event(call, event)
             if isinstance(event, ir.Start):
                 if passthrough and not call.continued:
                     renderer.render(event)  # the renderer owns the opening, even one passed through
-            else:
-                content = True
-                if isinstance(event, ir.Finish):
-                    call.usage = event.usage
-        if not settled and any(isinstance(e, (ir.Finish, ir.StreamError)) for e in events):
+                continue
+            content = True
+            if isinstance(event, ir.Finish):
+                call.usage = event.usage
+                ends = True
+            elif isinstance(event, ir.StreamError):
+                ends = True
+        if ends and not settled:
             settled = True
             await addons.settle(call)  # before the client sees the end and sends its next request
         if passthrough and chunk and not call.continued:
             data = chunk
         elif not chunk and not events:
             data = ping
-        else:
-            rendered = not passthrough or call.continued
-            data = b"".join([renderer.render(e) for e in events if rendered or isinstance(e, ir.StreamError)])
+        elif not passthrough or call.continued:
+            data = b"".join([renderer.render(e) for e in events])
+        else:  # what the gateway says itself on a passed-through stream: only its errors are rendered
+            data = b"".join([renderer.render(e) for e in events if isinstance(e, ir.StreamError)])
         if data and framing:
             data = framing.feed(data)
         if data:
