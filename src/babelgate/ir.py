@@ -263,15 +263,24 @@ def _add_delta(snapshot: Snapshot, event: TextDelta | ThinkingDelta | ToolArgsDe
     kind: BlockKind = "text" if isinstance(event, TextDelta) else "thinking" if isinstance(event, ThinkingDelta) else "tool_call"
     part = snapshot._blocks.get(event.index) or _open(snapshot, BlockStart(event.index, kind))
     if isinstance(event, TextDelta) and isinstance(part, TextPart):
-        part.text += event.text
+        _extend(part, event.text)
     elif isinstance(event, ThinkingDelta) and isinstance(part, ThinkingPart):
-        part.text += event.text
+        _extend(part, event.text)
         if event.signature:
             part.signature = (part.signature or "") + event.signature
         part.family = part.family or event.family
         part.redacted = part.redacted or event.redacted
     elif isinstance(event, ToolArgsDelta) and isinstance(part, ToolCallPart):
         snapshot._args.setdefault(event.index, []).append(event.partial_json)
+
+
+def _extend(part: TextPart | ThinkingPart, text: str) -> None:
+    """`part.text += text` in amortised constant time. On an attribute, `+=` copies the whole text
+    every time (20,000 deltas: 0.4 s); taken into a local with the attribute emptied, the string has
+    one reference and CPython grows it in place."""
+    whole, part.text = part.text, ""
+    whole += text
+    part.text = whole
 
 
 def _close(snapshot: Snapshot, index: int) -> None:
