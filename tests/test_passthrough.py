@@ -167,3 +167,18 @@ async def test_openai_stream_failing_before_its_content_is_continued_by_the_next
     assert seen.endswith(b"data: [DONE]\n\n") and len(upstream.received) == 2
     assert upstream.received[0].headers["authorization"] != upstream.received[1].headers["authorization"]
     assert gw.gateway.ledger.for_credential("oai#1").output_tokens + gw.gateway.ledger.for_credential("oai#0").output_tokens == 7
+
+
+async def test_an_event_cut_by_a_break_is_not_passed_on_half_so_the_error_event_is_readable(
+    upstream: FakeUpstream, gateway_factory: GatewayFactory
+) -> None:
+    gw = await gateway_factory(openai_config(upstream))
+    whole = openai_wire.sse(openai_wire.text_stream("half an ans")[:2], done=False)
+    half = b'data: {"id":"chatcmpl-1","choices":[{"delta":{"content":"swe'
+    upstream.push(Reply(chunks=[whole, half, b""], drop_after=2))
+    status, raw = await post(f"{gw.url}/v1/chat/completions", ASKED)
+    assert status == 200 and raw.startswith(whole) and half not in raw
+    events = [e.removeprefix(b"data: ") for e in raw.split(b"\n\n") if e]
+    assert events[-1] == b"[DONE]"
+    parsed = [orjson.loads(e) for e in events[:-1]]  # every event whole: the client's parser reads each
+    assert "oai stream broke" in parsed[-1]["error"]["message"]

@@ -32,6 +32,7 @@ from babelgate.call import Call
 from babelgate.providers.base import Chunks, Reply
 
 PINGS = {"anthropic": b'event: ping\ndata: {"type": "ping"}\n\n', "openai": b": keepalive\n\n", "openai-responses": b": keepalive\n\n"}
+HOLD_LIMIT = 1024 * 1024  # the most of one unfinished upstream event held back (WholeEvents)
 TRANSCRIPT_LIMIT = 4 * 1024 * 1024  # a captured stream stops growing here (the observer caps it further)
 
 
@@ -73,6 +74,7 @@ async def _stream(
     out = web.StreamResponse(headers={"Content-Type": content_type, "Cache-Control": "no-cache", **call.reply_headers})
     await out.prepare(http)
     ping = PINGS.get(call.inbound.name, b"")
+    whole = WholeEvents()
     settled = False
     async for chunk, events in chunks:
         content = ends = False
@@ -92,12 +94,14 @@ async def _stream(
             settled = True
             await addons.settle(call)  # before the client sees the end and sends its next request
         if passthrough and chunk and not call.continued:
-            data = chunk
+            data = whole.take(chunk)
         elif not chunk and not events:
-            data = ping
+            data = ping  # between whole events: the start of one is held back
         elif not passthrough or call.continued:
+            whole.drop()
             data = b"".join([renderer.render(e) for e in events])
         else:  # what the gateway says itself on a passed-through stream: only its errors are rendered
+            whole.drop()  # the start of an event the upstream never finished: not sent, so the error is readable
             data = b"".join([renderer.render(e) for e in events if isinstance(e, ir.StreamError)])
         if data and framing:
             data = framing.feed(data)
@@ -109,10 +113,42 @@ async def _stream(
             await out.write(data)
     if not settled:
         await addons.settle(call)
+    if rest := whole.take_rest():  # the upstream's last bytes, without their blank line: as they came
+        if call.transcript is not None and len(call.transcript) < TRANSCRIPT_LIMIT:
+            call.transcript += rest
+        await out.write(framing.feed(rest) if framing else rest)
     if framing and (tail := framing.flush()):
         await out.write(tail)
     await out.write_eof()
     return out
+
+
+class WholeEvents:
+    """A passed-through SSE stream goes out in whole events: the start of one that a chunk cut is held
+    until its end arrives, so a ping or an error the gateway writes never lands inside it (upstreams
+    send whole events, so almost nothing is ever held; past HOLD_LIMIT it goes out as it is)."""
+
+    def __init__(self) -> None:
+        self._held = b""
+
+    def take(self, chunk: bytes) -> bytes:
+        data = self._held + chunk if self._held else chunk
+        if data.endswith(b"\n\n"):
+            self._held = b""
+            return data
+        lf, crlf = data.rfind(b"\n\n"), data.rfind(b"\n\r\n")
+        cut = max(lf + 2 if lf >= 0 else 0, crlf + 3 if crlf >= 0 else 0)
+        if len(data) - cut > HOLD_LIMIT:
+            cut = len(data)
+        self._held = data[cut:]
+        return data[:cut]
+
+    def drop(self) -> None:
+        self._held = b""
+
+    def take_rest(self) -> bytes:
+        rest, self._held = self._held, b""
+        return rest
 
 
 def canned(response: ir.Response, stream: bool) -> Reply:
