@@ -46,4 +46,8 @@ def claude_code() -> list[Fixture]:
 
 
 def with_model(fixture: Fixture, model: str, stream: bool) -> dict[str, Any]:
-    return {**fixture.body, "model": model, "stream": stream}
+    """The captured body for `model`, as Claude Code sends it to a gateway that cannot check auto mode's
+    `safeguards` (it retries without them after the gateway's 400; no peer checks them either)."""
+    body = {**fixture.body, "model": model, "stream": stream}
+    body.pop("safeguards", None)
+    return body
