@@ -100,6 +100,9 @@ def babelgate_config(work: Path, port: int, upstream_port: int, models: list[str
             "fake": {"type": "openai", "base_url": f"http://127.0.0.1:{upstream_port}/v1", "api_keys": [UPSTREAM_KEY], "models": models},
         },
         "store": {"path": str(work / "store.db")},
+        # Scenario 4 holds 1,000 streams on one provider: past the default cap of 256 upstream connections
+        # (upstream.max_connections) the rest wait for one and fail at timeouts.first_byte.
+        "upstream": {"max_connections": 2048},
     }
     path = work / "babelgate.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))

@@ -13,6 +13,7 @@ from babelgate.store.sqlite import SqliteStore
 from tests.conftest import GatewayFactory
 from tests.fakes import openai_wire as wire
 from tests.fakes.upstream import FakeUpstream, Received, Reply
+from tests.support.serve_process import until
 
 KEYS = {"a": "sk-alpha-key-0001", "b": "sk-bravo-key-0002", "c": "sk-charlie-key-03"}
 BABELGATE = str(Path(sys.executable).with_name("babelgate"))
@@ -57,14 +58,13 @@ async def test_verify_benches_refused_keys_and_clears_fixed_ones(
     assert code == 1
     assert "invalid" in output and "pool#1" in output and output.count("ok") >= 2
     assert all(key not in output for key in KEYS.values())
-    await gw.gateway.sync()
-    assert gw.gateway.book.blocked("pool#1", "gpt-5") is not None  # benched by verify, before any request met it
+    book = gw.gateway.book  # the store tells a running gateway of the change (store/sqlite.py, `watch`)
+    await until(lambda: book.blocked("pool#1", "gpt-5") is not None, 5, "benched by verify, before any request met it")
 
     refused.clear()  # the key is fixed upstream
     code, output = await babelgate("accounts", "verify", "pool", "-c", str(config_path))
     assert code == 0, output
-    await gw.gateway.sync()  # a running gateway adopts the store's state (it does so every 2 s by itself)
-    assert gw.gateway.book.blocked("pool#1", "gpt-5") is None
+    await until(lambda: book.blocked("pool#1", "gpt-5") is None, 5, "cleared by verify")
     upstream.received.clear()
     for _ in range(2):
         await sdk.messages.create(**ask)  # type: ignore[arg-type]
