@@ -63,12 +63,7 @@ class Relay:
         proc = procs.spawn(self.key, argv, work / self.key / "server.log", env=env, cwd=REPO)
         headers = {"Content-Type": "application/json"}
         running = Running(self.key, f"http://127.0.0.1:{port}", headers, proc, openai_headers=headers)
-        try:
-            procs.wait_http(f"{running.url}/health", proc, timeout=30)
-        except BaseException:
-            running.stop()
-            raise
-        return running
+        return running.ready()
 
 
 SERVERS = [Relay(s, "aiohttp") for s in ("aiohttp", "granian", "uvicorn", "raw")]

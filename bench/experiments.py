@@ -135,12 +135,7 @@ class Patched:
         ]
         proc = procs.spawn(self.key, argv, work / "server.log")
         running = Running(self.key, f"http://127.0.0.1:{port}", {**ANTHROPIC_HEADERS, "x-api-key": CLIENT_KEY}, proc)
-        try:
-            procs.wait_http(f"{running.url}/health", proc, timeout=30)
-        except BaseException:
-            running.stop()
-            raise
-        return running
+        return running.ready()
 
     def version(self) -> str:
         return self.key

@@ -117,12 +117,7 @@ class LiteLLM:
         headers = {**ANTHROPIC_HEADERS, "Authorization": f"Bearer {master}"}
         openai = {"Content-Type": "application/json", "Authorization": f"Bearer {master}"}
         running = Running(self.key, f"http://127.0.0.1:{port}", headers, proc, openai_headers=openai)
-        try:
-            procs.wait_http(f"{running.url}/health/liveliness", proc, timeout=180)
-        except BaseException:
-            running.stop()
-            raise
-        return running
+        return running.ready("/health/liveliness", timeout=180)
 
     def version(self) -> str:
         return LITELLM_VERSION
@@ -163,12 +158,7 @@ class ClaudeCodeRouter:
         (home / ".claude-code-router" / "config.json").write_text(json.dumps(config, indent=2))
         proc = procs.spawn(self.key, [node, str(cli), "start"], work / "server.log", env=_isolated_env(home), cwd=work)
         running = Running(self.key, f"http://127.0.0.1:{port}", {**ANTHROPIC_HEADERS, "x-api-key": api_key}, proc, model_prefix="fake,")
-        try:
-            procs.wait_http(f"{running.url}/health", proc, timeout=60)
-        except BaseException:
-            running.stop()
-            raise
-        return running
+        return running.ready(timeout=60)
 
     def version(self) -> str:
         return CCR_VERSION

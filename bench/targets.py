@@ -50,6 +50,16 @@ class Running:
         for proc in [*self.extra, *([self.proc] if self.proc else [])]:
             procs.stop(proc)
 
+    def ready(self, path: str = "/health", timeout: float = 30) -> Running:
+        """Once `path` answers; stopped (and the error raised) if it never does."""
+        assert self.proc is not None, "a target the bench started"
+        try:
+            procs.wait_http(f"{self.url}{path}", self.proc, timeout=timeout)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
 
 class Target(Protocol):
     key: str
@@ -177,12 +187,7 @@ class RefProxy:
         argv = [sys.executable, "-m", "bench.refproxy", "--port", str(port), "--upstream", f"http://127.0.0.1:{upstream_port}"]
         proc = procs.spawn(self.key, argv, work / self.key / "server.log")
         running = Running(self.key, f"http://127.0.0.1:{port}", {**ANTHROPIC_HEADERS, "x-api-key": CLIENT_KEY}, proc)
-        try:
-            procs.wait_http(f"{running.url}/health", proc, timeout=30)
-        except BaseException:
-            running.stop()
-            raise
-        return running
+        return running.ready()
 
     def version(self) -> str:
         return "bench.refproxy"
