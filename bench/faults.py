@@ -6,7 +6,8 @@ and every other model with a small Chat Completions answer. The
 gateway (its own process) has a provider per huge request (`big<round>-<i>`, one key each, so
 each huge request meets exactly one 64 MB body, cannot fail over, and no key is benched) and
 `small`. While rounds of 20 concurrent huge requests run, 50 concurrent clients loop
-small requests; the same 50 loops run alone first as the baseline. Two kinds of loop, each measured
+small requests; the same 50 loops run alone first as the baseline (after a second of warm-up), and
+a small request counts as *during* when it was in flight while a huge one was. Two kinds of loop, each measured
 alone and during its own huge rounds: *closed* (each client sends its next request as soon as the last
 is answered, so the latency is mostly queueing at the gateway's full throughput on a shared machine)
 and *paced* (each client sends one request every PACE_SECONDS, 500 requests a second in all, below
@@ -105,28 +106,25 @@ def _config(work: Path, port: int, upstream: int, small_upstream: int, rounds: i
     return path
 
 
-async def _small_loops(url: str, stop: asyncio.Event, pace: float | None) -> tuple[list[float], int]:
-    latencies: list[float] = []
-    failed = 0
+async def _small_loops(url: str, stop: asyncio.Event, pace: float | None) -> list[tuple[float, float, bool]]:
+    """(start, seconds, answered 200) of every small request, until `stop`."""
+    requests: list[tuple[float, float, bool]] = []
     body = {"model": "small/small", "messages": [{"role": "user", "content": "hi"}]}
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=120)) as session:
 
         async def loop(offset: float) -> None:
-            nonlocal failed
             await asyncio.sleep(offset)  # paced clients start spread over one interval
             while not stop.is_set():
                 started = time.perf_counter()
                 async with session.post(f"{url}/v1/chat/completions", json=body) as response:
                     await response.read()
-                    if response.status != 200:
-                        failed += 1
-                latencies.append(time.perf_counter() - started)
+                requests.append((started, time.perf_counter() - started, response.status == 200))
                 if pace is not None:
                     await asyncio.sleep(max(0.0, started + pace - time.perf_counter()))
 
         await asyncio.gather(*(loop(pace * i / SMALL_CLIENTS if pace else 0.0) for i in range(SMALL_CLIENTS)))
-    return latencies, failed
+    return requests
 
 
 async def _huge_rounds(url: str, rounds: range) -> list[tuple[int, float, int]]:
@@ -146,9 +144,10 @@ async def _huge_rounds(url: str, rounds: range) -> list[tuple[int, float, int]]:
     return results
 
 
-def _latencies(values: list[float], failed: int) -> dict[str, Any]:
+def _latencies(requests: list[tuple[float, float, bool]]) -> dict[str, Any]:
+    values = [seconds for _, seconds, _ in requests]
     p50, p99 = round(_percentile(values, 0.5)), round(_percentile(values, 0.99))
-    return {"requests": len(values), "failed": failed, "p50_ms": p50, "p99_ms": p99}
+    return {"requests": len(values), "failed": sum(not ok for _, _, ok in requests), "p50_ms": p50, "p99_ms": p99}
 
 
 def _percentile(values: list[float], share: float) -> float:
@@ -157,27 +156,32 @@ def _percentile(values: list[float], share: float) -> float:
 
 
 async def _measure(url: str, pid: int, baseline_seconds: float, rounds: int) -> dict[str, Any]:
+    """Per kind of loop: the loops start, run alone for `baseline_seconds` (their first second is warm-up,
+    not counted), then the huge rounds run beside them. *Alone* is every small request that ended before
+    the first huge one started, *during* every one that was in flight while a huge one was."""
     result: dict[str, Any] = {}
     for index, (mode, pace) in enumerate((("closed", None), ("paced", PACE_SECONDS))):
         stop = asyncio.Event()
-        asyncio.get_running_loop().call_later(baseline_seconds, stop.set)
-        alone, alone_failed = await _small_loops(url, stop, pace)
+        small = asyncio.create_task(_small_loops(url, stop, pace))
+        warm = time.perf_counter() + 1.0
+        await asyncio.sleep(1.0 + baseline_seconds)
         idle_kb = procs.rss_kb(procs.tree(pid))
-        stop = asyncio.Event()
         started = time.perf_counter()
         with procs.Sampler(pid, interval=0.1) as sampler:
-            small = asyncio.create_task(_small_loops(url, stop, pace))
             huge = await _huge_rounds(url, range(index * rounds, (index + 1) * rounds))
-            stop.set()
-            during, during_failed = await small
-        seconds = time.perf_counter() - started
+        ended = time.perf_counter()
+        stop.set()
+        requests = await small
+        alone = [r for r in requests if r[0] >= warm and r[0] + r[1] < started]
+        during = [r for r in requests if r[0] < ended and r[0] + r[1] > started]
+        seconds = ended - started
         result[mode] = {
             "during_seconds": round(seconds, 1),
             "gateway_cores_during": round(sampler.cpu / seconds, 2),
             "idle_rss_mb": round(idle_kb / 1024, 1),
             "peak_rss_mb": round(sampler.peak_kb / 1024, 1),
-            "small_alone": _latencies(alone, alone_failed),
-            "small_during": _latencies(during, during_failed),
+            "small_alone": _latencies(alone),
+            "small_during": _latencies(during),
             "huge": {
                 "requests": len(huge),
                 "statuses": sorted({status for status, _, _ in huge}),

@@ -39,7 +39,7 @@ from babelgate.providers.stream import READ_ERRORS, StreamReader, reason
 from babelgate.providers.validate import problem
 
 VERIFY_TIMEOUT = aiohttp.ClientTimeout(total=15)
-ERROR_BODY_LIMIT = 256 * 1024  # bytes of an error body read; the rest is left unread
+ERROR_BODY_LIMIT = 64 * 1024  # bytes of an error body read; the rest is left unread
 ERROR_TEXT_LIMIT = 2000  # characters of an upstream's error text kept in a message
 log = logging.getLogger("babelgate.upstream")
 
@@ -232,7 +232,7 @@ class HttpUpstream:
         try:
             body: Any = orjson.loads(raw)
         except orjson.JSONDecodeError:
-            body = raw.decode("utf-8", "replace")[:ERROR_TEXT_LIMIT]
+            body = raw[: 4 * ERROR_TEXT_LIMIT].decode("utf-8", "replace")[:ERROR_TEXT_LIMIT]
         message = self.redact(self.dialect.error_message(body), credential)
         if response.status == 401 and self.entra is not None and not credential.key:
             self.entra.invalidate()  # a refused token is never sent again
