@@ -111,10 +111,17 @@ async def test_connections_per_provider_are_capped(faulty: FaultyUpstream, gatew
     gw = await gateway_factory(fallback_config(faulty.url, None, bad={"max_connections": 2}))
     async with asyncio.timeout(BOUND), aiohttp.ClientSession() as session:
 
-        async def one() -> int:
+        async def one() -> tuple[int, str]:
             async with session.post(gw.url + "/v1/chat/completions", json=CHAT) as response:
-                return response.status
+                return response.status, (await response.json())["error"]["message"]
 
-        statuses = await asyncio.gather(*(one() for _ in range(6)))
-    assert statuses == [502] * 6  # every one bounded by first_byte, those waiting for a connection too
+        answers = await asyncio.gather(*(one() for _ in range(6)))
+    assert [status for status, _ in answers] == [502] * 6  # every one bounded by first_byte, those waiting for a connection too
     assert faulty.most_open <= 2
+    waited = [message for _, message in answers if "max_connections" in message]
+    assert len(waited) == 4, answers  # the four that never had a connection name the cap, not the upstream
+    assert all(
+        "all busy (raise providers.bad.max_connections or upstream.max_connections)" in m and "Check that it is running" not in m
+        for m in waited
+    )
+    assert sum("Check that it is running" in message for _, message in answers) == 2

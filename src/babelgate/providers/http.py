@@ -187,6 +187,7 @@ class HttpUpstream:
         await self.authenticate(outgoing, attempt.credential)
         clock = Clock(self.limits)
         response: aiohttp.ClientResponse | None = None
+        transport.sending()
         try:
             async with asyncio.timeout_at(clock.first_byte_at):  # nothing has reached the client before this
                 response = await self.session.request(outgoing.method, outgoing.url, data=outgoing.body, headers=outgoing.headers)
@@ -208,6 +209,13 @@ class HttpUpstream:
             seconds = clock.limits.connect
             return self.error(0, f"provider {self.name!r} at {self.api_root} did not connect within {seconds:g} s (timeouts.connect)")
         if isinstance(error, TimeoutError) and not isinstance(error, aiohttp.ServerTimeoutError):
+            if transport.queued_in_vain():
+                cap = clock.limits.max_connections
+                waited = f"waited {clock.limits.first_byte:g} s (timeouts.first_byte) for one of its {cap} connections"
+                return self.error(
+                    0,
+                    f"{self.name}: babelgate {waited}, all busy (raise providers.{self.name}.max_connections or upstream.max_connections)",
+                )
             return self.error(0, f"{self.name} {clock.expired('first_byte').message}")
         if isinstance(error, LimitReached):
             return self.error(502, f"{self.name} {error.message}")

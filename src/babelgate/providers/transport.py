@@ -10,11 +10,16 @@ Both are built once, with the provider's pooled session (providers/http.py), nev
   need the aiohttp-socks package, whose connector dials through the proxy.
 
 A proxy URL may carry a user and password; `redact` keeps them out of messages.
+
+The connector notes, per task, whether a request had to queue for one of its connections and got
+one (`queued_in_vain`): a request that runs out of time in that queue waited for the
+`max_connections` cap, and its error says so instead of blaming the upstream.
 """
 
 from __future__ import annotations
 
 import ssl
+from contextvars import ContextVar
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -34,6 +39,9 @@ def is_socks(config: ProviderConfig) -> bool:
     return bool(config.proxy_url and config.proxy_url.startswith("socks"))
 
 
+_connection: ContextVar[str] = ContextVar("connection", default="")  # "", "queued" (all busy when asked), "got"
+
+
 def connector(config: ProviderConfig) -> aiohttp.BaseConnector:
     """The provider's one connector: pooled (at most `max_connections` open), its CAs, and for a SOCKS proxy its dialer."""
     options: dict[str, Any] = {"limit": config.limits.max_connections, "ttl_dns_cache": 300, "enable_cleanup_closed": True}
@@ -43,8 +51,33 @@ def connector(config: ProviderConfig) -> aiohttp.BaseConnector:
 
         url = str(config.proxy_url)
         remote_dns = url.startswith("socks5h://")
-        return ProxyConnector.from_url(url.replace("socks5h://", "socks5://", 1), rdns=remote_dns or None, **options)
-    return aiohttp.TCPConnector(**options)
+        return _noting(ProxyConnector.from_url(url.replace("socks5h://", "socks5://", 1), rdns=remote_dns or None, **options))
+    return _noting(aiohttp.TCPConnector(**options))
+
+
+def _noting(connector: aiohttp.BaseConnector) -> aiohttp.BaseConnector:
+    """`connector`, noting in the calling task's context whether a request had to queue for a connection and got one."""
+    connect = connector.connect
+
+    async def noted_connect(*args: Any, **kwargs: Any) -> aiohttp.connector.Connection:
+        if connector.limit and len(getattr(connector, "_acquired", ())) >= connector.limit:  # aiohttp's count of those in use
+            _connection.set("queued")
+        connection = await connect(*args, **kwargs)
+        _connection.set("got")
+        return connection
+
+    connector.connect = noted_connect  # type: ignore[method-assign]
+    return connector
+
+
+def sending() -> None:
+    """A request of this task is about to ask the connector for a connection."""
+    _connection.set("")
+
+
+def queued_in_vain() -> bool:
+    """Did this task's request queue for a connection, all `max_connections` being busy, and never get one?"""
+    return _connection.get() == "queued"
 
 
 def session_proxy(config: ProviderConfig) -> str | None:
