@@ -121,7 +121,7 @@ async def test_a_failed_count_is_counted_offline_and_cools_nothing(
 async def test_a_slow_count_is_cut_short(
     make_fake: Callable[[str], Any], gateway_factory: GatewayFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(counting, "COUNT_TIMEOUT", aiohttp.ClientTimeout(total=0.2))
+    monkeypatch.setattr(counting, "COUNT_SECONDS", 0.2)
     fake = await make_fake("openai-responses")
     never = asyncio.Event()
     fake.script = lambda record: Reply(json={"input_tokens": 1}, gate=never)  # answers only once the test ends

@@ -135,7 +135,7 @@ async def test_hot_reload_under_load_fails_nothing_and_the_next_request_uses_the
         assert statuses and set(statuses) == {200}  # not one request failed during the swap
         await until(lambda: old not in gw.gateway.retiring, "the old generation to retire")
         assert old_a not in gw.gateway.upstreams.values()
-        assert old_a._session is None or old_a._session.closed  # type: ignore[attr-defined]  # closed once its stream was done
+        assert old_a._client is None or old_a._client.closed  # type: ignore[attr-defined]  # closed once its stream was done
     finally:
         await gw.stop()
 

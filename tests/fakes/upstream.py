@@ -40,6 +40,7 @@ class Received:
     body: Any
     path_qs: str = ""  # the path with its query string, as sent
     header_pairs: list[tuple[str, str]] = field(default_factory=list)  # in order, with the client's own spelling
+    peer: Any = None  # the connection's far end (host, port): one per connection
 
 
 Script = Callable[[Received], Reply]
@@ -80,7 +81,8 @@ class FakeUpstream:
             body = raw.decode("utf-8", "replace")
         headers = {k.lower(): v for k, v in request.headers.items()}
         pairs = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.raw_headers]
-        record = Received(request.method, request.path, dict(request.query), headers, body, request.path_qs, pairs)
+        peer = request.transport.get_extra_info("peername") if request.transport else None
+        record = Received(request.method, request.path, dict(request.query), headers, body, request.path_qs, pairs, peer)
         self.received.append(record)
         if self.script is not None:
             reply = self.script(record)

@@ -19,6 +19,7 @@ import pytest
 from babelgate import registry
 from babelgate.config import ConfigError, ProviderConfig, parse
 from babelgate.providers.http import HttpUpstream
+from babelgate.providers.wire_pool import WireClient
 from tests.conftest import GatewayFactory, openai_config
 from tests.fakes import openai_wire as wire
 from tests.fakes.proxy import FakeHttpProxy, FakeSocks5Proxy
@@ -133,16 +134,18 @@ async def test_the_ca_bundle_decides_whether_the_upstream_is_trusted(
     assert await ask(trusted.url, https_upstream) == "Hi there"
 
 
-async def test_the_session_and_its_tls_context_are_made_once(https_upstream: FakeUpstream, ca: LocalCA) -> None:
+async def test_the_client_and_its_tls_context_are_made_once(https_upstream: FakeUpstream, ca: LocalCA) -> None:
     config = ProviderConfig(type="openai", base_url=f"{https_upstream.url}/v1", ca_bundle=str(ca.ca_pem))
     upstream = registry.build_upstream("up", config)
     assert isinstance(upstream, HttpUpstream)
     try:
-        session, connector = upstream.session, upstream.session.connector
+        client = upstream.client
+        assert isinstance(client, WireClient)
         https_upstream.push(Reply(json={"object": "list", "data": []}), Reply(json={"object": "list", "data": []}))
         for _ in range(2):
             assert await upstream.verify(upstream.credentials[0]) == (200, "ok")
-        assert upstream.session is session and upstream.session.connector is connector
+        assert upstream.client is client and client.tls is upstream.client.tls
+        assert len({r.peer for r in https_upstream.received}) == 1  # the second request reused the first's connection
     finally:
         await upstream.close()
 

@@ -118,10 +118,12 @@ async def test_connections_per_provider_are_capped(faulty: FaultyUpstream, gatew
         answers = await asyncio.gather(*(one() for _ in range(6)))
     assert [status for status, _ in answers] == [502] * 6  # every one bounded by first_byte, those waiting for a connection too
     assert faulty.most_open <= 2
+    # Those that never had a connection name the cap, not the upstream: at least the two beyond the
+    # four that could have had one (a slot freed by a timed-out request may go to one still waiting).
     waited = [message for _, message in answers if "max_connections" in message]
-    assert len(waited) == 4, answers  # the four that never had a connection name the cap, not the upstream
+    assert len(waited) >= 2, answers
     assert all(
         "all busy (raise providers.bad.max_connections or upstream.max_connections)" in m and "Check that it is running" not in m
         for m in waited
     )
-    assert sum("Check that it is running" in message for _, message in answers) == 2
+    assert sum("Check that it is running" in message for _, message in answers) == 6 - len(waited)

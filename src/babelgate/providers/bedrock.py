@@ -23,6 +23,7 @@ accepted but may not list models: that counts as valid, and the detail says so.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import os
 import re
@@ -31,7 +32,6 @@ from functools import cached_property
 from typing import Any
 from urllib.parse import quote
 
-import aiohttp
 import orjson
 
 from babelgate.config import ProviderConfig
@@ -46,8 +46,9 @@ from babelgate.providers.classify import Reason
 from babelgate.providers.counting import CountRequest
 from babelgate.providers.eventstream import EventStreamFraming
 from babelgate.providers.framing import SSEFraming
-from babelgate.providers.http import ERROR_TEXT_LIMIT, VERIFY_TIMEOUT, HttpUpstream
+from babelgate.providers.http import ERROR_TEXT_LIMIT, VERIFY_SECONDS, HttpUpstream
 from babelgate.providers.stream import READ_ERRORS, StreamReader, reason
+from babelgate.providers.transport import Answer
 
 DEFAULT_REGION = "us-east-1"
 _PROFILE_PREFIX = re.compile(r"^(?:us|eu|apac|jp|au|ca|us-gov|global)\.(?=[a-z]+\.)")  # a cross-region inference profile's
@@ -97,7 +98,7 @@ class BedrockUpstream(HttpUpstream):
         body = super().encode(attempt)
         return invoke_body(body, attempt.client_headers) if is_anthropic(attempt.model) else body
 
-    def reader(self, response: aiohttp.ClientResponse, attempt: Attempt) -> StreamReader:
+    def reader(self, response: Answer, attempt: Attempt) -> StreamReader:
         if is_anthropic(attempt.model):
             framing = SSEFraming(self.config.limits.max_event_bytes)
             return StreamReader(self.name, response.content, framing, anthropic.stream_parser(), AnthropicSSE())
@@ -118,7 +119,7 @@ class BedrockUpstream(HttpUpstream):
         failure = bedrock_errors.failure(status, headers or {}, body, message)
         return UpstreamError(self.name, status, message, failure=failure, headers=headers, body=body)
 
-    async def _error_reply(self, response: aiohttp.ClientResponse, credential: Credential) -> UpstreamError:
+    async def _error_reply(self, response: Answer, credential: Credential) -> UpstreamError:
         status, headers, body = response.status, dict(response.headers), _json(await self.error_body(response))
         return self.error(status, self._message(status, headers, body, credential), headers, body)
 
@@ -136,7 +137,7 @@ class BedrockUpstream(HttpUpstream):
         except UpstreamError as error:
             return error.upstream_status, error.message
         try:
-            async with self.session.get(outgoing.url, headers=outgoing.headers, timeout=VERIFY_TIMEOUT) as response:
+            async with asyncio.timeout(VERIFY_SECONDS), await self.client.request("GET", outgoing.url, outgoing.headers) as response:
                 status, headers, body = response.status, dict(response.headers), _json(await self.error_body(response))
         except (*READ_ERRORS, OSError) as error:
             return 0, f"unreachable: {reason(error)}"

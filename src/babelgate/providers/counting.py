@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import aiohttp
 import orjson
 
 from babelgate.providers.base import Attempt, Outgoing
@@ -14,7 +14,7 @@ from babelgate.providers.stream import READ_ERRORS, reason
 if TYPE_CHECKING:
     from babelgate.providers.http import HttpUpstream
 
-COUNT_TIMEOUT = aiohttp.ClientTimeout(total=5)  # a count is a hint: past this, the offline count answers
+COUNT_SECONDS = 5  # a count is a hint: past this, the offline count answers
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +31,8 @@ async def ask_count(upstream: HttpUpstream, counting: CountRequest, attempt: Att
     outgoing = Outgoing("POST", counting.url, upstream.headers(attempt.client_headers), orjson.dumps(counting.body))
     await upstream.authenticate(outgoing, attempt.credential)
     try:
-        async with upstream.session.post(outgoing.url, data=outgoing.body, headers=outgoing.headers, timeout=COUNT_TIMEOUT) as response:
+        sent = upstream.client.request("POST", outgoing.url, outgoing.headers, outgoing.body)
+        async with asyncio.timeout(COUNT_SECONDS), await sent as response:
             if response.status >= 400:
                 raise await upstream._error_reply(response, attempt.credential)
             answer: Any = orjson.loads(await response.read())

@@ -7,7 +7,7 @@ longer than `idle`. A stream after its first event has no gap longer than `idle`
 `total_at` (providers/stream.py). A limit that runs out raises `LimitReached`, whose message names
 the config key, so the user knows what to raise.
 
-One timer per read: `asyncio.timeout_at` around aiohttp's `readany()`, which a timeout cancels
+One timer per read: `asyncio.timeout_at` around the body's `readany()`, which a timeout cancels
 without losing buffered bytes.
 """
 
@@ -18,6 +18,7 @@ import asyncio
 import aiohttp
 
 from babelgate.config_upstream import MB, Limits
+from babelgate.providers.transport import Content
 
 
 class LimitReached(Exception):
@@ -55,7 +56,7 @@ def too_large(limit: int, what: str, key: str) -> LimitReached:
     return LimitReached(key, f"sent {what} over {limit / MB:g} MB ({key})")
 
 
-async def read_body(content: aiohttp.StreamReader, limit: int, clock: Clock | None) -> tuple[bytes, bool]:
+async def read_body(content: Content, limit: int, clock: Clock | None) -> tuple[bytes, bool]:
     """At most `limit` bytes of a body, and whether there was more (left unread). With a `clock`, each
     read that has to wait keeps to its idle and total limits; without, the caller's own deadline bounds
     the reads. What has already arrived is taken without a timer (a small body comes with its headers)."""
@@ -75,7 +76,7 @@ async def read_body(content: aiohttp.StreamReader, limit: int, clock: Clock | No
     return (body, False) if size <= limit else (body[:limit], True)
 
 
-async def _read(content: aiohttp.StreamReader, clock: Clock | None) -> bytes:
+async def _read(content: Content, clock: Clock | None) -> bytes:
     if clock is None:
         return await content.readany()
     deadline, which = clock.next_read()

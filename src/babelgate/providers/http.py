@@ -1,4 +1,4 @@
-"""The HTTP upstream every family builds on: one pooled aiohttp session, auth, errors, the stream read.
+"""The HTTP upstream every family builds on: one pooled client, auth, errors, the stream read.
 
 A family subclass (one file each) names its `dialect`, says where requests go (`url`), which
 headers it adds (`headers`) and how the key travels (`key_header`/`key_format`, or an async
@@ -7,7 +7,7 @@ headers it adds (`headers`) and how the key travels (`key_header`/`key_format`, 
 path), let addons see the body, authenticate, post, turn an error status into a classified
 `UpstreamError`, and read a stream up to its first event.
 
-A provider owns one pooled aiohttp session for its whole life; requests never open their own.
+A provider owns one pooled client for its whole life (providers/transport.py); requests never open their own.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from babelgate.config import KeySpec, ProviderConfig
 from babelgate.config_upstream import Limits
 from babelgate.dialects.base import Dialect, EncodeOptions
 from babelgate.errors import Kind, UpstreamError
-from babelgate.providers import transport
+from babelgate.providers import transport, wire_pool
 from babelgate.providers.auto_stream import collected, streamed
 from babelgate.providers.base import Attempt, Credential, Outgoing, Reply
 from babelgate.providers.classify import classify
@@ -35,10 +35,12 @@ from babelgate.providers.counting import CountRequest, ask_count
 from babelgate.providers.deadline import Clock, LimitReached, read_body, too_large
 from babelgate.providers.entra import EntraTokens, EntraUnavailable, identity_installed
 from babelgate.providers.framing import Framing, SSEFraming
-from babelgate.providers.stream import READ_ERRORS, StreamReader, reason
+from babelgate.providers.stream import CONNECTION_ERRORS, READ_ERRORS, StreamReader, reason
+from babelgate.providers.transport import Answer
 from babelgate.providers.validate import problem
+from babelgate.providers.wire import ConnectTimeout
 
-VERIFY_TIMEOUT = aiohttp.ClientTimeout(total=15)
+VERIFY_SECONDS = 15
 ERROR_BODY_LIMIT = 64 * 1024  # bytes of an error body read; the rest is left unread
 ERROR_TEXT_LIMIT = 2000  # characters of an upstream's error text kept in a message
 log = logging.getLogger("babelgate.upstream")
@@ -60,7 +62,7 @@ class HttpUpstream:
             echo_reasoning=config.echo_reasoning,
         )
         self.credentials = [self._credential(i, spec) for i, spec in enumerate(config.api_keys)] or [self._keyless]
-        self._session: aiohttp.ClientSession | None = None
+        self._client: transport.Client | None = None
         scope = None if config.api_keys else self.entra_scope()
         self.entra = EntraTokens(name, scope) if scope else None  # a keyless provider signs in with Microsoft Entra ID
         if self.entra is not None and not identity_installed():
@@ -87,7 +89,7 @@ class HttpUpstream:
         """The wire format spoken to `model`: the family's `dialect` (a family may speak several, by model)."""
         return self.dialect
 
-    def reader(self, response: aiohttp.ClientResponse, attempt: Attempt) -> StreamReader:
+    def reader(self, response: Answer, attempt: Attempt) -> StreamReader:
         """What reads a stream: the family's framing, then the dialect's parser."""
         return StreamReader(self.name, response.content, self.framing(), self.dialect_for(attempt.model).stream_parser())
 
@@ -145,18 +147,14 @@ class HttpUpstream:
     # The HTTP exchange.
 
     @property
-    def session(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:  # its proxy and CAs are set up here, once (providers/transport.py)
-            # Connecting has its own timeout; every other wait keeps to the request's `Clock` (providers/deadline.py).
-            timeout = aiohttp.ClientTimeout(total=None, sock_connect=self.limits.connect)
-            connector = transport.connector(self.config)
-            proxy = transport.session_proxy(self.config)
-            self._session = aiohttp.ClientSession(timeout=timeout, connector=connector, auto_decompress=True, proxy=proxy)
-        return self._session
+    def client(self) -> transport.Client:
+        if self._client is None or self._client.closed:  # its proxy and CAs are set up here, once (providers/transport.py)
+            self._client = transport.client(self.config)
+        return self._client
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
+        if self._client is not None:
+            await self._client.close()
         if self.entra is not None:
             await self.entra.close()
 
@@ -186,11 +184,11 @@ class HttpUpstream:
         outgoing = Outgoing("POST", self.url(attempt.model, stream), self.headers(attempt.client_headers), orjson.dumps(body))
         await self.authenticate(outgoing, attempt.credential)
         clock = Clock(self.limits)
-        response: aiohttp.ClientResponse | None = None
-        transport.sending()
+        response: Answer | None = None
+        wire_pool.sending()
         try:
             async with asyncio.timeout_at(clock.first_byte_at):  # nothing has reached the client before this
-                response = await self.session.request(outgoing.method, outgoing.url, data=outgoing.body, headers=outgoing.headers)
+                response = await self.client.request(outgoing.method, outgoing.url, outgoing.headers, outgoing.body)
                 if response.status >= 400:
                     raise await self._error_reply(response, attempt.credential)
                 if stream:
@@ -205,11 +203,11 @@ class HttpUpstream:
         """What a failure before the first byte is: a classified, retryable `UpstreamError` where it is ours to say."""
         if isinstance(error, UpstreamError | asyncio.CancelledError) or not isinstance(error, Exception):
             return error
-        if isinstance(error, aiohttp.ConnectionTimeoutError):
+        if isinstance(error, aiohttp.ConnectionTimeoutError | ConnectTimeout):
             seconds = clock.limits.connect
             return self.error(0, f"provider {self.name!r} at {self.api_root} did not connect within {seconds:g} s (timeouts.connect)")
         if isinstance(error, TimeoutError) and not isinstance(error, aiohttp.ServerTimeoutError):
-            if transport.queued_in_vain():
+            if wire_pool.queued_in_vain():
                 cap = clock.limits.max_connections
                 waited = f"waited {clock.limits.first_byte:g} s (timeouts.first_byte) for one of its {cap} connections"
                 return self.error(
@@ -230,12 +228,12 @@ class HttpUpstream:
         failure = classify(status, headers or {}, body, message)
         return UpstreamError(self.name, status, message, failure=failure, headers=headers, body=body)
 
-    async def error_body(self, response: aiohttp.ClientResponse) -> bytes:
+    async def error_body(self, response: Answer) -> bytes:
         """The start of an error body (ERROR_BODY_LIMIT bytes); an error never needs more."""
         raw, _ = await read_body(response.content, ERROR_BODY_LIMIT, None)
         return raw
 
-    async def _error_reply(self, response: aiohttp.ClientResponse, credential: Credential) -> UpstreamError:
+    async def _error_reply(self, response: Answer, credential: Credential) -> UpstreamError:
         raw = await self.error_body(response)
         try:
             body: Any = orjson.loads(raw)
@@ -246,7 +244,7 @@ class HttpUpstream:
             self.entra.invalidate()  # a refused token is never sent again
         return self.error(response.status, message, dict(response.headers), body)  # the provider's name travels apart
 
-    async def _whole(self, response: aiohttp.ClientResponse, attempt: Attempt, clock: Clock) -> Reply:
+    async def _whole(self, response: Answer, attempt: Attempt, clock: Clock) -> Reply:
         limit = clock.limits.max_response_bytes
         if response.content_length is not None and response.content_length > limit:
             raise too_large(limit, "an answer", "max_response_mb")
@@ -265,11 +263,11 @@ class HttpUpstream:
         response.release()
         return Reply(attempt.passthrough, response=parsed, body=raw)
 
-    async def _stream(self, response: aiohttp.ClientResponse, attempt: Attempt, clock: Clock) -> Reply:
+    async def _stream(self, response: Answer, attempt: Attempt, clock: Clock) -> Reply:
         reader = self.reader(response, attempt)
         try:
             head = await reader.prime()
-        except aiohttp.ClientError as error:
+        except CONNECTION_ERRORS as error:
             raise self.error(502, f"{self.name} stream failed before any output: {reason(error)}") from None
         first = next((e for _, events in head for e in events if not isinstance(e, ir.Start)), None)
         if isinstance(first, ir.StreamError):
@@ -301,7 +299,7 @@ class HttpUpstream:
         except UpstreamError as error:
             return error.upstream_status, error.message
         try:
-            async with self.session.get(outgoing.url, headers=outgoing.headers, timeout=VERIFY_TIMEOUT) as response:
+            async with asyncio.timeout(VERIFY_SECONDS), await self.client.request("GET", outgoing.url, outgoing.headers) as response:
                 text = (await self.error_body(response)).decode("utf-8", "replace")
         except (*READ_ERRORS, OSError) as error:
             return 0, f"unreachable: {self.redact(reason(error), credential)}"

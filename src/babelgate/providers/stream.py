@@ -33,10 +33,13 @@ from babelgate.errors import Kind
 from babelgate.providers.base import KEEPALIVE, Chunk
 from babelgate.providers.deadline import Clock, LimitReached
 from babelgate.providers.framing import Framing
+from babelgate.providers.transport import Content
+from babelgate.providers.wire import WireError
 
 log = logging.getLogger("babelgate.upstream")
 PARSE_ERRORS = (ValueError, TypeError, KeyError, AttributeError, IndexError)
-READ_ERRORS = (TimeoutError, aiohttp.ClientError)
+CONNECTION_ERRORS = (aiohttp.ClientError, WireError)  # the connection failed (either client)
+READ_ERRORS = (TimeoutError, *CONNECTION_ERRORS)
 
 
 class Recode(Protocol):
@@ -59,9 +62,7 @@ def _ignore(broke: str | None) -> None:
 
 
 class StreamReader:
-    def __init__(
-        self, provider: str, source: aiohttp.StreamReader, framing: Framing, parser: StreamParser, recode: Recode | None = None
-    ) -> None:
+    def __init__(self, provider: str, source: Content, framing: Framing, parser: StreamParser, recode: Recode | None = None) -> None:
         self._provider = provider
         self._source = source
         self._framing = framing
@@ -76,7 +77,7 @@ class StreamReader:
     async def prime(self) -> list[Chunk]:
         """Everything up to and including the chunk with the first event (an opening `Start` is one).
 
-        Raises `TimeoutError` or `aiohttp.ClientError` when the connection fails first."""
+        Raises `TimeoutError` or one of CONNECTION_ERRORS when the connection fails first."""
         head: list[Chunk] = []
         while not self._ended and not any(events for _, events in head):
             raw = await self._source.readany()

@@ -1,6 +1,9 @@
-"""How one provider's requests leave the machine: the CAs its TLS trusts and the proxy it goes through.
+"""How one provider's requests leave the machine: its client, the CAs its TLS trusts and the proxy it goes through.
 
-Both are built once, with the provider's pooled session (providers/http.py), never per request.
+All are built once, with the provider's client (providers/http.py), never per request. A provider
+reached directly uses the wire client (providers/wire_pool.py); one behind a proxy, aiohttp's
+(`AiohttpClient`), which speaks the proxies. Both answer `request(method, url, headers, body)`
+with an `Answer`.
 
 - `ca_bundle`: a PEM file whose CAs replace the system's for this provider's TLS (a corporate
   root, a private endpoint's CA). Without it, the system's trust store, as aiohttp uses it.
@@ -11,21 +14,99 @@ Both are built once, with the provider's pooled session (providers/http.py), nev
 
 A proxy URL may carry a user and password; `redact` keeps them out of messages.
 
-The connector notes, per task, whether a request had to queue for one of its connections and got
-one (`queued_in_vain`): a request that runs out of time in that queue waited for the
+Both clients note, per task, whether a request had to queue for one of its connections and got
+one (`wire_pool.queued_in_vain`): a request that runs out of time in that queue waited for the
 `max_connections` cap, and its error says so instead of blaming the upstream.
 """
 
 from __future__ import annotations
 
 import ssl
-from contextvars import ContextVar
-from typing import Any
+from typing import Any, Protocol, Self
 from urllib.parse import urlsplit
 
 import aiohttp
+from multidict import CIMultiDictProxy
 
 from babelgate.config import ProviderConfig
+from babelgate.providers import wire_pool
+from babelgate.providers.wire_pool import WireClient
+
+
+class Content(Protocol):
+    """An answer's body as it arrives (providers/deadline.py and providers/stream.py read it)."""
+
+    def at_eof(self) -> bool: ...
+
+    def read_nowait(self) -> bytes: ...
+
+    async def readany(self) -> bytes: ...
+
+
+class Answer(Protocol):
+    """An upstream's answer, once its headers are in: the wire client's `Response` or aiohttp's."""
+
+    @property
+    def status(self) -> int: ...
+
+    @property
+    def headers(self) -> CIMultiDictProxy[str]: ...
+
+    @property
+    def content(self) -> Content: ...
+
+    @property
+    def content_length(self) -> int | None: ...
+
+    def close(self) -> None: ...
+
+    def release(self) -> Any: ...
+
+    async def read(self) -> bytes: ...
+
+    async def text(self) -> str: ...
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(self, *exc: Any) -> Any: ...
+
+
+class Client(Protocol):
+    @property
+    def closed(self) -> bool: ...
+
+    async def request(self, method: str, url: str, headers: dict[str, str], body: bytes | None = None) -> Answer: ...
+
+    async def close(self) -> None: ...
+
+
+def client(config: ProviderConfig) -> WireClient | AiohttpClient:
+    """The provider's one client: the wire client, or aiohttp's behind a proxy."""
+    if config.proxy_url:
+        return AiohttpClient(config)
+    context = ssl_context(config)
+    tls = context if isinstance(context, ssl.SSLContext) else ssl.create_default_context()
+    return WireClient(config.limits.max_connections, config.limits.connect, tls)
+
+
+class AiohttpClient:
+    """aiohttp's client with the provider's connector and proxy (HTTP CONNECT, an https:// proxy, SOCKS)."""
+
+    def __init__(self, config: ProviderConfig) -> None:
+        # Connecting has its own timeout; every other wait keeps to the request's `Clock` (providers/deadline.py).
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=config.limits.connect)
+        proxy = session_proxy(config)
+        self.session = aiohttp.ClientSession(timeout=timeout, connector=connector(config), auto_decompress=True, proxy=proxy)
+
+    @property
+    def closed(self) -> bool:
+        return self.session.closed
+
+    async def request(self, method: str, url: str, headers: dict[str, str], body: bytes | None = None) -> aiohttp.ClientResponse:
+        return await self.session.request(method, url, data=body, headers=headers)
+
+    async def close(self) -> None:
+        await self.session.close()
 
 
 def ssl_context(config: ProviderConfig) -> ssl.SSLContext | bool:
@@ -37,9 +118,6 @@ def ssl_context(config: ProviderConfig) -> ssl.SSLContext | bool:
 
 def is_socks(config: ProviderConfig) -> bool:
     return bool(config.proxy_url and config.proxy_url.startswith("socks"))
-
-
-_connection: ContextVar[str] = ContextVar("connection", default="")  # "", "queued" (all busy when asked), "got"
 
 
 def connector(config: ProviderConfig) -> aiohttp.BaseConnector:
@@ -61,23 +139,13 @@ def _noting(connector: aiohttp.BaseConnector) -> aiohttp.BaseConnector:
 
     async def noted_connect(*args: Any, **kwargs: Any) -> aiohttp.connector.Connection:
         if connector.limit and len(getattr(connector, "_acquired", ())) >= connector.limit:  # aiohttp's count of those in use
-            _connection.set("queued")
+            wire_pool.note_queued()
         connection = await connect(*args, **kwargs)
-        _connection.set("got")
+        wire_pool.note_connected()
         return connection
 
     connector.connect = noted_connect  # type: ignore[method-assign]
     return connector
-
-
-def sending() -> None:
-    """A request of this task is about to ask the connector for a connection."""
-    _connection.set("")
-
-
-def queued_in_vain() -> bool:
-    """Did this task's request queue for a connection, all `max_connections` being busy, and never get one?"""
-    return _connection.get() == "queued"
 
 
 def session_proxy(config: ProviderConfig) -> str | None:

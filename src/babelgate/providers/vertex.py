@@ -17,21 +17,22 @@ against the credential.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
-import aiohttp
 import orjson
 
 from babelgate.config import ProviderConfig
 from babelgate.dialects import anthropic, gemini
 from babelgate.dialects.base import Dialect
 from babelgate.errors import UpstreamError
+from babelgate.providers import transport
 from babelgate.providers.base import Attempt, Credential, Outgoing, Reply
 from babelgate.providers.gcp_tokens import GoogleTokens, TokenError
-from babelgate.providers.http import VERIFY_TIMEOUT, HttpUpstream
+from babelgate.providers.http import VERIFY_SECONDS, HttpUpstream
 from babelgate.providers.stream import READ_ERRORS, reason
 
 log = logging.getLogger("babelgate.upstream")
@@ -101,7 +102,8 @@ class VertexUpstream(HttpUpstream):
         if not outgoing.url:
             return 200, "ok (token only: no model is listed to check)"
         try:
-            async with self.session.post(outgoing.url, data=outgoing.body, headers=outgoing.headers, timeout=VERIFY_TIMEOUT) as response:
+            sent = self.client.request("POST", outgoing.url, outgoing.headers, outgoing.body)
+            async with asyncio.timeout(VERIFY_SECONDS), await sent as response:
                 text = await response.text()
         except (*READ_ERRORS, OSError) as error:
             return 0, f"unreachable: {reason(error)}"
@@ -132,7 +134,7 @@ class VertexUpstream(HttpUpstream):
 
 
 class VertexClaude(HttpUpstream):
-    """Claude on Vertex: Anthropic Messages through rawPredict, on its owner's session and tokens."""
+    """Claude on Vertex: Anthropic Messages through rawPredict, on its owner's client and tokens."""
 
     dialect = anthropic
 
@@ -141,8 +143,8 @@ class VertexClaude(HttpUpstream):
         self.owner = owner
 
     @property
-    def session(self) -> aiohttp.ClientSession:
-        return self.owner.session
+    def client(self) -> transport.Client:
+        return self.owner.client
 
     def url(self, model: str, stream: bool) -> str:
         return self.owner.model_url("anthropic", model, "streamRawPredict" if stream else "rawPredict")
