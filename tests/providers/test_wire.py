@@ -96,7 +96,7 @@ async def serve() -> AsyncIterator[Callable[[Handler], Awaitable[RawServer]]]:
 
 
 def client(limit: int = 8) -> WireClient:
-    return WireClient(limit, connect_timeout=5, tls=ssl.create_default_context())
+    return WireClient(limit, connect_timeout=5, tls=ssl.create_default_context)
 
 
 async def ask(wire: WireClient, url: str) -> tuple[int, bytes]:

@@ -17,6 +17,7 @@ import asyncio
 import base64
 import ssl
 from collections import deque
+from collections.abc import Callable
 from contextvars import ContextVar
 from urllib.parse import unquote, urlsplit
 
@@ -161,9 +162,10 @@ class Pool:
 
 
 class WireClient:
-    """A provider's upstream client: one `Pool` per origin its URLs name."""
+    """A provider's upstream client: one `Pool` per origin its URLs name. `tls` gives the TLS context,
+    asked for when an https:// origin is first met (the system's is shared by every provider)."""
 
-    def __init__(self, limit: int, connect_timeout: float, tls: ssl.SSLContext) -> None:
+    def __init__(self, limit: int, connect_timeout: float, tls: Callable[[], ssl.SSLContext]) -> None:
         self.limit, self.connect_timeout, self.tls = limit, connect_timeout, tls
         self.closed = False
         self._pools: dict[tuple[str, str, int], Pool] = {}
@@ -188,7 +190,7 @@ class WireClient:
         key = (parts.scheme, parts.hostname, port)
         pool = self._pools.get(key)
         if pool is None:
-            pool = self._pools[key] = Pool(parts.hostname, port, self.tls if tls else None, self.limit, self.connect_timeout)
+            pool = self._pools[key] = Pool(parts.hostname, port, self.tls() if tls else None, self.limit, self.connect_timeout)
         host = parts.netloc.rsplit("@", 1)[-1]
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         defaults = DEFAULT_HEADERS
