@@ -81,7 +81,8 @@ class UpstreamError(GatewayError):
     """An upstream answered with an error status (or could not be reached: status 0).
 
     `failure` is what the failure means for the credential (providers/classify.py), read by the
-    attempt loop to cool the credential down and decide whether to fail over."""
+    attempt loop to cool the credential down and decide whether to fail over. `own_cap`: the request
+    never left, every one of the provider's `max_connections` being busy (the upstream is not to blame)."""
 
     def __init__(
         self,
@@ -92,6 +93,7 @@ class UpstreamError(GatewayError):
         failure: Failure,
         headers: dict[str, str] | None = None,
         body: Any = None,
+        own_cap: bool = False,
     ) -> None:
         client_status = status if status else 502
         kind = kind_for_status(status) if status else Kind.UPSTREAM
@@ -105,3 +107,4 @@ class UpstreamError(GatewayError):
         self.upstream_headers = headers or {}
         self.body = body
         self.failure = failure
+        self.own_cap = own_cap

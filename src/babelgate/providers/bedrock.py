@@ -42,7 +42,7 @@ from babelgate.providers import bedrock_errors
 from babelgate.providers.aws import AwsCredentials, CredentialsUnavailable, sign
 from babelgate.providers.base import Attempt, Credential, Outgoing
 from babelgate.providers.bedrock_invoke import AnthropicSSE, invoke_body, is_anthropic
-from babelgate.providers.classify import Reason
+from babelgate.providers.classify import Failure, Reason
 from babelgate.providers.counting import CountRequest
 from babelgate.providers.eventstream import EventStreamFraming
 from babelgate.providers.framing import SSEFraming
@@ -114,10 +114,8 @@ class BedrockUpstream(HttpUpstream):
             raise self.error(401, f"{self.name}: {error}") from None
         sign(request.method, request.url, request.headers, request.body, credentials, self.region)
 
-    def error(self, status: int, message: str, headers: dict[str, str] | None = None, body: Any = None) -> UpstreamError:
-        message = message[:ERROR_TEXT_LIMIT]
-        failure = bedrock_errors.failure(status, headers or {}, body, message)
-        return UpstreamError(self.name, status, message, failure=failure, headers=headers, body=body)
+    def classify(self, status: int, headers: dict[str, str], body: Any, message: str) -> Failure:
+        return bedrock_errors.failure(status, headers, body, message)
 
     async def _error_reply(self, response: Answer, credential: Credential) -> UpstreamError:
         status, headers, body = response.status, dict(response.headers), _json(await self.error_body(response))

@@ -30,7 +30,7 @@ from babelgate.errors import Kind, UpstreamError
 from babelgate.providers import transport, wire_pool
 from babelgate.providers.auto_stream import collected, streamed
 from babelgate.providers.base import Attempt, Credential, Outgoing, Reply
-from babelgate.providers.classify import classify
+from babelgate.providers.classify import Failure, classify
 from babelgate.providers.counting import CountRequest, ask_count
 from babelgate.providers.deadline import Clock, LimitReached, read_body, too_large
 from babelgate.providers.entra import EntraTokens, EntraUnavailable, identity_installed
@@ -210,10 +210,9 @@ class HttpUpstream:
             if wire_pool.queued_in_vain():
                 cap = clock.limits.max_connections
                 waited = f"waited {clock.limits.first_byte:g} s (timeouts.first_byte) for one of its {cap} connections"
-                return self.error(
-                    0,
-                    f"{self.name}: babelgate {waited}, all busy (raise providers.{self.name}.max_connections or upstream.max_connections)",
-                )
+                raise_cap = f"raise providers.{self.name}.max_connections or upstream.max_connections"
+                message = f"{self.name}: babelgate {waited}, all busy ({raise_cap})"
+                return self.error(0, message, own_cap=True)
             return self.error(0, f"{self.name} {clock.expired('first_byte').message}")
         if isinstance(error, LimitReached):
             return self.error(502, f"{self.name} {error.message}")
@@ -222,11 +221,17 @@ class HttpUpstream:
             return self.error(0, f"provider {self.name!r} is unreachable at {self.api_root}: {detail}")
         return error
 
-    def error(self, status: int, message: str, headers: dict[str, str] | None = None, body: Any = None) -> UpstreamError:
-        """An upstream failure with its classification (status 0: unreachable)."""
+    def error(
+        self, status: int, message: str, headers: dict[str, str] | None = None, body: Any = None, own_cap: bool = False
+    ) -> UpstreamError:
+        """An upstream failure with its classification (status 0: unreachable, or `own_cap`: never sent)."""
         message = message[:ERROR_TEXT_LIMIT]
-        failure = classify(status, headers or {}, body, message)
-        return UpstreamError(self.name, status, message, failure=failure, headers=headers, body=body)
+        failure = self.classify(status, headers or {}, body, message)
+        return UpstreamError(self.name, status, message, failure=failure, headers=headers, body=body, own_cap=own_cap)
+
+    def classify(self, status: int, headers: dict[str, str], body: Any, message: str) -> Failure:
+        """What the failure means for the credential (providers/classify.py)."""
+        return classify(status, headers, body, message)
 
     async def error_body(self, response: Answer) -> bytes:
         """The start of an error body (ERROR_BODY_LIMIT bytes); an error never needs more."""

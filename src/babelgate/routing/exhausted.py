@@ -52,7 +52,7 @@ def exhausted_error(
     if last is not None and len(call.failures) >= len(blocks):
         if all(error.failure.reason in HOPELESS or error.upstream_status == 0 for _, error in call.failures):
             last.headers["x-should-retry"] = "false"  # a client's retry in a few seconds meets the same
-        if last.upstream_status == 0 and "max_connections" not in last.message:  # not our own cap
+        if last.upstream_status == 0 and not last.own_cap:
             last.message += f". Check that it is running and that providers.{last.provider}.base_url is right"
         return last
     counts: dict[str, int] = {}
