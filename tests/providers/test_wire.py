@@ -104,6 +104,16 @@ async def ask(wire: WireClient, url: str) -> tuple[int, bytes]:
         return response.status, await response.read()
 
 
+async def ask_in_turn(server: RawServer, count: int) -> list[tuple[int, bytes]]:
+    """`count` requests one after another through one client."""
+    wire = client()
+    try:
+        async with asyncio.timeout(BOUND):
+            return [await ask(wire, server.url) for _ in range(count)]
+    finally:
+        await wire.close()
+
+
 async def test_requests_reuse_one_keep_alive_connection(serve: Callable[[Handler], Awaitable[RawServer]]) -> None:
     async def mixed(number: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
         if number == 2:  # chunked
@@ -114,11 +124,7 @@ async def test_requests_reuse_one_keep_alive_connection(serve: Callable[[Handler
         return True
 
     server = await serve(mixed)
-    wire = client()
-    async with asyncio.timeout(BOUND):
-        answers = [await ask(wire, server.url) for _ in range(3)]
-    await wire.close()
-    assert answers == [(200, b"plain"), (200, b"hello world"), (200, b"plain")]
+    assert await ask_in_turn(server, 3) == [(200, b"plain"), (200, b"hello world"), (200, b"plain")]
     assert len(server.connections) == 1 and server.connections[0].requests == 3
 
 
@@ -129,12 +135,8 @@ async def test_a_body_delimited_by_the_connections_end_is_read_to_it(serve: Call
         return False
 
     server = await serve(until_close)
-    wire = client()
-    async with asyncio.timeout(BOUND):
-        assert await ask(wire, server.url) == (200, b"all of it")
-        assert await ask(wire, server.url) == (200, b"all of it")  # on a new connection
-    await wire.close()
-    assert len(server.connections) == 2
+    assert await ask_in_turn(server, 2) == [(200, b"all of it")] * 2
+    assert len(server.connections) == 2  # the second on a new connection
 
 
 async def test_a_reused_connection_closed_by_the_upstream_is_sent_again_on_a_new_one(
@@ -148,11 +150,7 @@ async def test_a_reused_connection_closed_by_the_upstream_is_sent_again_on_a_new
         return True
 
     server = await serve(one_per_connection)
-    wire = client()
-    async with asyncio.timeout(BOUND):
-        answers = [await ask(wire, server.url) for _ in range(4)]
-    await wire.close()
-    assert answers == [(200, b'{"ok":true}')] * 4
+    assert await ask_in_turn(server, 4) == [(200, b'{"ok":true}')] * 4
     assert all(c.requests <= 2 for c in server.connections)
 
 
